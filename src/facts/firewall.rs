@@ -1,0 +1,1 @@
+//! nftables ruleset facts (being written).

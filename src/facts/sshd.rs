@@ -1,0 +1,1 @@
+//! sshd effective configuration (being written).

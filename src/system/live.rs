@@ -1,0 +1,133 @@
+//! The running host as a system view: files through the same in-root access as [`RootView`] with
+//! `/` as the root, plus commands (`sshd -T`, `nft -j list ruleset`, `systemctl`) for runtime state.
+
+use std::io::{self, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{CommandOutput, Metadata, ReadError, RootView, SystemView, ViewKind};
+
+/// Commands that do not finish in this time are killed: an audit must not hang on a wedged daemon.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The host hardenctl runs on.
+#[derive(Debug)]
+pub struct LiveView {
+    files: RootView,
+}
+
+impl LiveView {
+    pub fn open() -> io::Result<Self> {
+        Ok(Self {
+            files: RootView::open(Path::new("/"))?,
+        })
+    }
+}
+
+impl SystemView for LiveView {
+    fn kind(&self) -> ViewKind {
+        ViewKind::Live
+    }
+    fn target(&self) -> String {
+        "/".to_owned()
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        self.files.read(path)
+    }
+    fn metadata(&self, path: &str) -> Result<Metadata, ReadError> {
+        self.files.metadata(path)
+    }
+    fn symlink_metadata(&self, path: &str) -> Result<Metadata, ReadError> {
+        self.files.symlink_metadata(path)
+    }
+    fn read_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        self.files.read_dir(path)
+    }
+    fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        self.files.read_link(path)
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Option<io::Result<CommandOutput>> {
+        Some(run_with_timeout(program, args, COMMAND_TIMEOUT))
+    }
+}
+
+/// Runs `program`, looked up in the usual sbin and bin directories as well as `PATH` (an operator's
+/// `PATH` often lacks `/usr/sbin`, where `sshd` and `nft` live).
+fn run_with_timeout(program: &str, args: &[&str], timeout: Duration) -> io::Result<CommandOutput> {
+    let resolved = resolve_program(program).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{program}: command not found"),
+        )
+    })?;
+    let mut child = Command::new(&resolved)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("LC_ALL", "C")
+        .spawn()?;
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe while we wait.
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let out_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_end(&mut s);
+        }
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_end(&mut s);
+        }
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+    match status {
+        Some(status) => Ok(CommandOutput {
+            status: status.code(),
+            stdout,
+            stderr,
+        }),
+        None => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("{program} did not finish within {} s", timeout.as_secs()),
+        )),
+    }
+}
+
+fn resolve_program(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        return Some(program.into());
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .chain([
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ])
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
+}
