@@ -6,5 +6,10 @@
 //! the outcomes into a [`report::Report`], and one writer per format renders it.
 //! See ARCHITECTURE.md for the layers and the invariants.
 
+pub mod checks;
+pub mod cli;
+pub mod engine;
 pub mod facts;
+pub mod policy;
+pub mod report;
 pub mod system;

@@ -1,0 +1,114 @@
+//! The report model: a plain serde structure built by [`crate::engine::audit`], recording how it was
+//! produced (tool version, policy level and digest, target, time). Every output format is one writer
+//! over this model in its own module; no writer evaluates anything.
+
+pub mod json;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::checks::{Domain, Evidence, Remediation, Severity, Status};
+use crate::policy::Level;
+use crate::system::ViewKind;
+
+/// Version of the JSON report schema (docs/report-schema.md). Bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub target: Target,
+    pub policy: PolicyInfo,
+    /// RFC 3339 time of the audit.
+    pub generated_at: String,
+    /// 0–100, severity-weighted share of evaluated checks that pass.
+    pub score: u32,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub kind: ViewKind,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyInfo {
+    pub level: Level,
+    pub digest: String,
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub not_applicable: usize,
+    pub error: usize,
+    pub waived: usize,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding]) -> Self {
+        let mut s = Summary {
+            total: findings.len(),
+            ..Summary::default()
+        };
+        for f in findings {
+            *match f.status {
+                Status::Pass => &mut s.pass,
+                Status::Fail => &mut s.fail,
+                Status::NotApplicable => &mut s.not_applicable,
+                Status::Error => &mut s.error,
+                Status::Waived => &mut s.waived,
+            } += 1;
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub id: String,
+    pub title: String,
+    pub domain: Domain,
+    pub severity: Severity,
+    pub status: Status,
+    pub expected: String,
+    pub actual: String,
+    /// Why the check is not applicable or errored, or a note on a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub evidence: Vec<Evidence>,
+    pub remediation: Remediation,
+    pub references: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverNote>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WaiverNote {
+    pub reason: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    pub expired: bool,
+}
+
+impl Report {
+    /// True when a failure or error at or above `threshold` remains (exit code 1).
+    pub fn non_compliant(&self, threshold: Severity) -> bool {
+        self.findings
+            .iter()
+            .any(|f| matches!(f.status, Status::Fail | Status::Error) && f.severity >= threshold)
+    }
+}
