@@ -93,5 +93,5 @@ fn score(findings: &[Finding]) -> u32 {
             Status::NotApplicable | Status::Waived => {}
         }
     }
-    if total == 0 { 100 } else { got * 100 / total }
+    (got * 100).checked_div(total).unwrap_or(100)
 }

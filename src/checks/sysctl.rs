@@ -133,7 +133,7 @@ macro_rules! sysctl {
             rationale: $why,
             references: &[$($r),*],
             may_break: $breaks,
-            key: PolicyKey { table: "sysctl", name: $key, ty: ValueType::IntOrStr },
+            key: PolicyKey { table: "sysctl", name: $key, ty: ValueType::Int },
             rule: super::Rule::Sysctl(Rule { key: $key, cmp: Cmp::$cmp, default: $default }),
         }
     };

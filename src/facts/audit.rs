@@ -91,10 +91,12 @@ fn nixos_rules_files(view: &dyn SystemView) -> Vec<String> {
             .filter_map(|l| l.trim().strip_prefix("ExecStart="))
         {
             let words: Vec<&str> = line.split_whitespace().collect();
-            if let Some(pos) = words.iter().position(|w| *w == "-R") {
-                if let Some(f) = words.get(pos + 1) {
-                    out.push((*f).to_owned());
-                }
+            if let Some(f) = words
+                .iter()
+                .position(|w| *w == "-R")
+                .and_then(|pos| words.get(pos + 1))
+            {
+                out.push((*f).to_owned());
             }
         }
         break;

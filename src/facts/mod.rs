@@ -35,10 +35,7 @@ pub struct Facts<'v> {
     firewall: OnceLock<FactResult<firewall::FirewallFacts>>,
 }
 
-fn once<'a, T>(
-    cell: &'a OnceLock<FactResult<T>>,
-    f: impl FnOnce() -> FactResult<T>,
-) -> Result<&'a T, &'a str> {
+fn once<T>(cell: &OnceLock<FactResult<T>>, f: impl FnOnce() -> FactResult<T>) -> Result<&T, &str> {
     cell.get_or_init(f).as_ref().map_err(String::as_str)
 }
 

@@ -104,6 +104,7 @@ pub fn load(level: Option<Level>, site: Option<&Source>) -> Result<Policy, Polic
         chain.push((l, layer));
     }
     if !errors.is_empty() {
+        errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         return Err(PolicyErrors(errors));
     }
 
@@ -250,7 +251,7 @@ fn parse_layer(source: &Source, embedded: bool, errors: &mut Vec<PolicyError>) -
                 DeValue::Table(t) => walk_table(&mut cx, name, t, &mut layer.values),
                 _ => cx.error(
                     key.span(),
-                    format!("unknown top-level key `{name}`{}", suggest(name)),
+                    format!("unknown top-level key `{name}` (expected extends, description, waivers or tables)"),
                 ),
             },
         }
@@ -325,7 +326,7 @@ fn walk_table(
                     format!(
                         "unknown key `{}` in `[{path}]`{}",
                         key.get_ref(),
-                        suggest(&full)
+                        suggest(path, &full)
                     ),
                 ),
             },
@@ -441,15 +442,18 @@ fn parse_date(value: &DeValue<'_>) -> Option<String> {
         .map(|d| d.to_string())
 }
 
-fn suggest(path: &str) -> String {
-    closest(path, schema().keys().map(String::as_str))
-        .map(|s| {
-            format!(
-                " (did you mean `{}`?)",
-                s.rsplit_once('.').map_or(s, |(_, k)| k)
-            )
-        })
-        .unwrap_or_default()
+/// A hint for a mistyped key: the closest key of the same table.
+fn suggest(table: &str, path: &str) -> String {
+    let prefix = format!("{table}.");
+    closest(
+        path,
+        schema()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| k.starts_with(&prefix)),
+    )
+    .map(|s| format!(" (did you mean `{}`?)", &s[prefix.len()..]))
+    .unwrap_or_default()
 }
 
 fn suggest_table(path: &str) -> String {
@@ -621,13 +625,8 @@ mod tests {
         );
         assert!(errs[1].message.contains("must be a date"));
         assert!(errs[2].message.contains("missing reason, owner"));
-        let ok = load(
-            None,
-            Some(&site(
-                &text[..text.find("[[waivers]]\ncheck = \"ssh.pas").unwrap_or(0)],
-            )),
-        )
-        .unwrap();
+        let first = &text[..text[1..].find("[[waivers]]").map_or(0, |i| i + 1)];
+        let ok = load(None, Some(&site(first))).unwrap();
         assert_eq!(ok.waivers[0].expires.as_deref(), Some("2030-01-31"));
         assert!(ok.waivers[0].expired_on("2030-02-01"));
         assert!(!ok.waivers[0].expired_on("2030-01-31"));
