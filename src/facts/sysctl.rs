@@ -44,6 +44,9 @@ pub struct SysctlConfig {
     pub files: Vec<String>,
     /// Assignments in application order.
     pub assignments: Vec<Assignment>,
+    /// Entries whose target does not exist (dangling symlinks): systemd-sysctl cannot open them
+    /// either, so they contribute nothing at boot.
+    pub dangling: Vec<String>,
 }
 
 impl SysctlConfig {
@@ -74,7 +77,10 @@ impl SysctlConfig {
             {
                 reads_sysctl_conf = true;
             }
-            config.add_file(view, &path)?;
+            match config.add_file(view, &path) {
+                Err(e) if e.is_not_found() => config.dangling.push(path),
+                other => other?,
+            }
         }
         if !reads_sysctl_conf
             && view

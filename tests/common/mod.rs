@@ -1,0 +1,118 @@
+//! Shared helpers for the integration tests: building root trees and running the real binary.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+/// A system root under construction in a temporary directory.
+pub struct Root {
+    dir: TempDir,
+}
+
+impl Root {
+    pub fn new() -> Self {
+        let root = Root {
+            dir: tempfile::Builder::new()
+                .prefix("hardenctl-root-")
+                .tempdir()
+                .unwrap(),
+        };
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        root
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn host(&self, rel: &str) -> PathBuf {
+        self.path().join(rel.trim_start_matches('/'))
+    }
+
+    /// Writes a file (mode 0644), creating parent directories.
+    pub fn file(&self, rel: &str, text: &str) -> &Self {
+        let p = self.host(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        self.chmod(rel, 0o644)
+    }
+
+    pub fn chmod(&self, rel: &str, mode: u32) -> &Self {
+        std::fs::set_permissions(self.host(rel), std::fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+
+    pub fn chown(&self, rel: &str, uid: u32, gid: u32) -> &Self {
+        std::os::unix::fs::chown(self.host(rel), Some(uid), Some(gid)).unwrap();
+        self
+    }
+
+    pub fn dir(&self, rel: &str) -> &Self {
+        std::fs::create_dir_all(self.host(rel)).unwrap();
+        self
+    }
+
+    pub fn symlink(&self, rel: &str, target: &str) -> &Self {
+        let p = self.host(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&p);
+        symlink(target, p).unwrap();
+        self
+    }
+}
+
+/// A minimal Debian-like root: accounts, sshd_config and the identity file modes.
+pub fn base_root() -> Root {
+    let r = Root::new();
+    r.file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n")
+        .file("/etc/group", "root:x:0:\nshadow:x:42:\nsudo:x:27:alice\nalice:x:1000:\n")
+        .file("/etc/shadow", "root:$y$j9T$abc$def:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nsshd:!:19000::::::\nalice:$6$salt$hash:19000:0:99999:7:::\n")
+        .chmod("/etc/shadow", 0o640)
+        .chown("/etc/shadow", 0, 42)
+        .file("/etc/gshadow", "root:*::\nshadow:*::\n")
+        .chmod("/etc/gshadow", 0o640)
+        .chown("/etc/gshadow", 0, 42);
+    r
+}
+
+/// The hardenctl binary, with a clean environment so the host's site policy is never read.
+pub fn hardenctl() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("hardenctl").unwrap();
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs an audit of `root` and returns the parsed JSON report and the exit code.
+pub fn audit_json(root: &Path, args: &[&str]) -> (serde_json::Value, i32) {
+    let out = hardenctl()
+        .args(["audit", "--format", "json", "--root"])
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (report, code)
+}
+
+/// The finding with `id` in a JSON report.
+pub fn finding<'r>(report: &'r serde_json::Value, id: &str) -> &'r serde_json::Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no finding {id}"))
+}
+
+pub fn status<'r>(report: &'r serde_json::Value, id: &str) -> &'r str {
+    finding(report, id)["status"].as_str().unwrap()
+}
