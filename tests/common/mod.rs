@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests: building root trees and running the real binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
