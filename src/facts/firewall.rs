@@ -1,1 +1,0 @@
-//! nftables ruleset facts (being written).

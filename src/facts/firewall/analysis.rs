@@ -1,0 +1,722 @@
+//! Audit questions answered over a [`Ruleset`], each with evidence.
+//!
+//! # How the input path is evaluated
+//!
+//! Every question is answered by walking the input path for a *representative packet* (address
+//! family, L4 protocol, destination port, conntrack state, arriving on a non-loopback interface
+//! from an arbitrary source) through the rules, following `jump`/`goto` into regular chains and
+//! verdict maps, the way the kernel would.
+//!
+//! Several tables may each have a base chain on the input hook (say `inet filter` and
+//! `inet hardenctl`). The kernel runs all of them in priority order, and an `accept` only ends
+//! the packet's walk through *that* chain: the packet is delivered only if every input chain
+//! accepts it, while a drop in any one of them is final. So a port is open when all input chains
+//! of the packet's family accept it, and a drop policy in any one chain, together with accepts for
+//! the allowed traffic there, protects the host. `ip` tables see IPv4 only, `ip6` tables IPv6 only,
+//! `inet` tables both; each family is evaluated on its own and a family with no input chain at all
+//! is unfiltered.
+//!
+//! Each rule's match against the packet is one of: no match; restricted to certain sources
+//! (`ip saddr`, an interface other than the packet's); uncertain (an expression the model keeps
+//! opaque, e.g. `tcp flags syn`); or a full match. The answers lean towards *reporting exposure*:
+//! an uncertain accept counts as accepting, an uncertain drop does not count as dropping, and
+//! source-restricted rules are ignored (they do not open a port to *any* source, nor close it for
+//! every source). Rules restricted to `iifname lo` never match: the packet comes from outside.
+//!
+//! Port questions evaluate one packet per elementary port interval (the intervals cut by every
+//! port and range the ruleset mentions), so results are exact over all 65535 ports without
+//! walking each one.
+
+use serde::Serialize;
+
+use super::json::ports_of_elements;
+use super::model::{Chain, Location, PortRange, Rule, Ruleset, Table, Verdict};
+
+/// Jumps followed at most this deep (nft refuses loops; JSON input might still contain one).
+const MAX_JUMP_DEPTH: usize = 32;
+
+/// A base chain on the input hook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputChain {
+    pub family: String,
+    pub table: String,
+    pub chain: String,
+    pub priority: Option<i64>,
+    /// `accept` (also when not written) or `drop`.
+    pub policy: String,
+    pub location: Option<Location>,
+}
+
+impl InputChain {
+    fn evidence(&self) -> String {
+        let s = format!(
+            "table {} {} chain {} (hook input priority {} policy {})",
+            self.family,
+            self.table,
+            self.chain,
+            self.priority
+                .map_or_else(|| "?".to_owned(), |p| p.to_string()),
+            self.policy
+        );
+        match &self.location {
+            Some(l) => format!("{l}: {s}"),
+            None => s,
+        }
+    }
+}
+
+/// Result of [`Ruleset::input_policy_drop`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyDrop {
+    /// Some input chain drops by default (policy drop or a final unconditional drop/reject).
+    pub drop: bool,
+    /// A default-drop chain covers IPv4 (an `inet` or `ip` table).
+    pub covers_ipv4: bool,
+    /// A default-drop chain covers IPv6 (an `inet` or `ip6` table).
+    pub covers_ipv6: bool,
+    pub evidence: Vec<String>,
+}
+
+/// Result of [`Ruleset::established_accepted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EstablishedAccepted {
+    /// Both established and related packets are accepted (IPv4 and IPv6).
+    pub accepted: bool,
+    pub established: bool,
+    pub related: bool,
+    pub evidence: Vec<String>,
+}
+
+/// Open ports of one address family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FamilyPorts {
+    /// Every TCP and UDP port is accepted (no effective filtering).
+    pub all_open: bool,
+    /// No input chain applies to this family: its traffic is not filtered at all.
+    pub unfiltered: bool,
+    pub tcp: Vec<PortRange>,
+    pub udp: Vec<PortRange>,
+}
+
+/// Result of [`Ruleset::open_ports`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenPorts {
+    /// Every TCP and UDP port is open in at least one address family.
+    pub all_open: bool,
+    /// TCP ports open for new connections from any source (IPv4 or IPv6).
+    pub tcp: Vec<PortRange>,
+    pub udp: Vec<PortRange>,
+    pub ipv4: FamilyPorts,
+    pub ipv6: FamilyPorts,
+    /// `tcp 22: <rule>` lines naming the accepting rule (or policy) per open range.
+    pub evidence: Vec<String>,
+}
+
+/// Result of [`Ruleset::ssh_rate_limited`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SshRateLimit {
+    pub port: u16,
+    /// New connections to the port are accepted (IPv4 or IPv6).
+    pub accepted: bool,
+    /// Wherever accepted, a `limit rate`, meter/dynamic-set limit or `ct count` applies first.
+    pub limited: bool,
+    pub evidence: Vec<String>,
+}
+
+/// Result of [`Ruleset::logs_dropped`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogsDropped {
+    /// Unsolicited new traffic is dropped at all.
+    pub dropped: bool,
+    /// Wherever such traffic is dropped, a `log` statement runs on its way to the drop.
+    pub logged: bool,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Af {
+    V4,
+    V6,
+}
+
+impl Af {
+    fn sees(self, family: &str) -> bool {
+        matches!(
+            (self, family),
+            (_, "inet") | (Af::V4, "ip") | (Af::V6, "ip6")
+        )
+    }
+}
+
+/// The representative packet.
+#[derive(Debug, Clone, Copy)]
+struct Packet<'a> {
+    af: Af,
+    proto: &'a str,
+    /// `None`: a port no rule names.
+    port: Option<u16>,
+    state: &'a str,
+}
+
+#[derive(Debug, Default)]
+struct Trace {
+    limited: bool,
+    logged: bool,
+    limit_evidence: Vec<String>,
+    log_evidence: Vec<String>,
+    decided_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Match {
+    Yes,
+    Uncertain,
+    Source,
+    No,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Accept,
+    Drop,
+    /// End of a regular chain or `return`: back to the caller.
+    Fallthrough,
+}
+
+impl Ruleset {
+    /// Base chains on the input hook of `inet`, `ip` and `ip6` tables, by priority.
+    pub fn input_chains(&self) -> Vec<InputChain> {
+        let mut out: Vec<InputChain> = self
+            .input_chain_refs()
+            .into_iter()
+            .map(|(t, c)| InputChain {
+                family: t.family.clone(),
+                table: t.name.clone(),
+                chain: c.name.clone(),
+                priority: c.base.as_ref().and_then(|b| b.priority),
+                policy: c
+                    .base
+                    .as_ref()
+                    .and_then(|b| b.policy.clone())
+                    .unwrap_or_else(|| "accept".to_owned()),
+                location: c.location.clone(),
+            })
+            .collect();
+        out.sort_by_key(|c| c.priority.unwrap_or(0));
+        out
+    }
+
+    fn input_chain_refs(&self) -> Vec<(&Table, &Chain)> {
+        let mut v: Vec<(&Table, &Chain)> = self
+            .tables
+            .iter()
+            .filter(|t| matches!(t.family.as_str(), "inet" | "ip" | "ip6"))
+            .flat_map(|t| t.chains.iter().map(move |c| (t, c)))
+            .filter(|(_, c)| {
+                c.base
+                    .as_ref()
+                    .is_some_and(|b| b.hook == "input" && b.chain_type == "filter")
+            })
+            .collect();
+        v.sort_by_key(|(_, c)| c.base.as_ref().and_then(|b| b.priority).unwrap_or(0));
+        v
+    }
+
+    /// Is there an input chain that drops by default: `policy drop`, or a last rule that drops or
+    /// rejects unconditionally (after optional `log`/`counter`)?
+    pub fn input_policy_drop(&self) -> PolicyDrop {
+        let mut r = PolicyDrop {
+            drop: false,
+            covers_ipv4: false,
+            covers_ipv6: false,
+            evidence: Vec::new(),
+        };
+        for (t, c) in self.input_chain_refs() {
+            let policy_drop = c.base.as_ref().is_some_and(|b| b.policy_is_drop());
+            let final_rule = c.rules.last().filter(|rule| {
+                rule.is_unconditional() && rule.verdict.as_ref().is_some_and(Verdict::refuses)
+            });
+            if !policy_drop && final_rule.is_none() {
+                continue;
+            }
+            r.drop = true;
+            r.covers_ipv4 |= Af::V4.sees(&t.family);
+            r.covers_ipv6 |= Af::V6.sees(&t.family);
+            let ic = InputChain {
+                family: t.family.clone(),
+                table: t.name.clone(),
+                chain: c.name.clone(),
+                priority: c.base.as_ref().and_then(|b| b.priority),
+                policy: if policy_drop { "drop" } else { "accept" }.to_owned(),
+                location: c.location.clone(),
+            };
+            r.evidence.push(ic.evidence());
+            if let Some(rule) = final_rule {
+                r.evidence.push(rule.evidence());
+            }
+        }
+        r
+    }
+
+    /// Does the input path accept packets of established and related connections (directly,
+    /// through a `ct state vmap`, or because nothing drops them)?
+    pub fn established_accepted(&self) -> EstablishedAccepted {
+        let mut evidence = Vec::new();
+        let mut ok = |state: &str| {
+            let mut all = true;
+            for af in [Af::V4, Af::V6] {
+                let pkt = Packet {
+                    af,
+                    proto: "tcp",
+                    port: None,
+                    state,
+                };
+                let (accepted, trace) = self.run(pkt);
+                all &= accepted;
+                if let Some(d) = trace.decided_by
+                    && !evidence.contains(&d)
+                {
+                    evidence.push(d);
+                }
+            }
+            all
+        };
+        let established = ok("established");
+        let related = ok("related");
+        EstablishedAccepted {
+            accepted: established && related,
+            established,
+            related,
+            evidence,
+        }
+    }
+
+    /// TCP and UDP ports accepted for new connections from any source.
+    pub fn open_ports(&self) -> OpenPorts {
+        let intervals = self.port_intervals();
+        let mut evidence = Vec::new();
+        let mut fam = |af: Af| -> FamilyPorts {
+            let unfiltered = !self
+                .input_chain_refs()
+                .iter()
+                .any(|(t, _)| af.sees(&t.family));
+            let mut per_proto = |proto: &str| -> Vec<PortRange> {
+                let mut open: Vec<PortRange> = Vec::new();
+                for iv in &intervals {
+                    let pkt = Packet {
+                        af,
+                        proto,
+                        port: Some(iv.start),
+                        state: "new",
+                    };
+                    let (accepted, trace) = self.run(pkt);
+                    if !accepted {
+                        continue;
+                    }
+                    if let Some(d) = trace.decided_by {
+                        let line = format!("{proto} {iv}: {d}");
+                        if !evidence.contains(&line) {
+                            evidence.push(line);
+                        }
+                    }
+                    match open.last_mut() {
+                        Some(last) if u32::from(last.end) + 1 == u32::from(iv.start) => {
+                            last.end = iv.end;
+                        }
+                        _ => open.push(*iv),
+                    }
+                }
+                open
+            };
+            let tcp = per_proto("tcp");
+            let udp = per_proto("udp");
+            let full = |v: &[PortRange]| {
+                v == [PortRange {
+                    start: 1,
+                    end: 65535,
+                }]
+            };
+            FamilyPorts {
+                all_open: full(&tcp) && full(&udp),
+                unfiltered,
+                tcp,
+                udp,
+            }
+        };
+        let ipv4 = fam(Af::V4);
+        let ipv6 = fam(Af::V6);
+        OpenPorts {
+            all_open: ipv4.all_open || ipv6.all_open,
+            tcp: union(&ipv4.tcp, &ipv6.tcp),
+            udp: union(&ipv4.udp, &ipv6.udp),
+            ipv4,
+            ipv6,
+            evidence,
+        }
+    }
+
+    /// Is new TCP traffic to `port` rate limited (`limit rate`, a meter or dynamic set with a
+    /// limit, or `ct count`) before it is accepted?
+    pub fn ssh_rate_limited(&self, port: u16) -> SshRateLimit {
+        let mut accepted_any = false;
+        let mut limited_all = true;
+        let mut evidence = Vec::new();
+        for af in [Af::V4, Af::V6] {
+            let (accepted, trace) = self.run(Packet {
+                af,
+                proto: "tcp",
+                port: Some(port),
+                state: "new",
+            });
+            if !accepted {
+                continue;
+            }
+            accepted_any = true;
+            limited_all &= trace.limited;
+            for e in trace.limit_evidence.into_iter().chain(trace.decided_by) {
+                if !evidence.contains(&e) {
+                    evidence.push(e);
+                }
+            }
+        }
+        SshRateLimit {
+            port,
+            accepted: accepted_any,
+            limited: accepted_any && limited_all,
+            evidence,
+        }
+    }
+
+    /// Is unsolicited new traffic logged on its way to being dropped (a `log` rule before the
+    /// final drop, or a `log` in a chain the packet is sent to before it is refused)?
+    pub fn logs_dropped(&self) -> LogsDropped {
+        let mut dropped = false;
+        let mut logged_all = true;
+        let mut evidence = Vec::new();
+        for af in [Af::V4, Af::V6] {
+            for proto in ["tcp", "udp"] {
+                let (accepted, trace) = self.run(Packet {
+                    af,
+                    proto,
+                    port: None,
+                    state: "new",
+                });
+                if accepted {
+                    continue;
+                }
+                dropped = true;
+                logged_all &= trace.logged;
+                for e in trace.log_evidence.into_iter().chain(trace.decided_by) {
+                    if !evidence.contains(&e) {
+                        evidence.push(e);
+                    }
+                }
+            }
+        }
+        LogsDropped {
+            dropped,
+            logged: dropped && logged_all,
+            evidence,
+        }
+    }
+
+    /// Runs a packet through every input chain its family sees; accepted when all accept.
+    fn run(&self, pkt: Packet<'_>) -> (bool, Trace) {
+        let mut trace = Trace::default();
+        for (t, c) in self.input_chain_refs() {
+            if !pkt.af.sees(&t.family) {
+                continue;
+            }
+            let out = eval_chain(t, c, pkt, &mut trace, 0);
+            let accepted = match out {
+                Outcome::Accept => true,
+                Outcome::Drop => false,
+                Outcome::Fallthrough => {
+                    let drop = c.base.as_ref().is_some_and(|b| b.policy_is_drop());
+                    trace.decided_by = Some(format!(
+                        "{}policy {} of table {} {} chain {}",
+                        c.location
+                            .as_ref()
+                            .map_or_else(String::new, |l| format!("{l}: ")),
+                        if drop { "drop" } else { "accept" },
+                        t.family,
+                        t.name,
+                        c.name
+                    ));
+                    !drop
+                }
+            };
+            if !accepted {
+                return (false, trace);
+            }
+        }
+        if trace.decided_by.is_none() {
+            trace.decided_by = Some(format!(
+                "no input chain filters {}",
+                if pkt.af == Af::V4 { "IPv4" } else { "IPv6" }
+            ));
+        }
+        (true, trace)
+    }
+
+    /// Elementary port intervals over 1..=65535 cut by every port the ruleset mentions.
+    fn port_intervals(&self) -> Vec<PortRange> {
+        let mut cuts: Vec<u32> = vec![1, 65536];
+        let mut add = |r: PortRange| {
+            cuts.push(u32::from(r.start));
+            cuts.push(u32::from(r.end) + 1);
+        };
+        for t in &self.tables {
+            for s in &t.sets {
+                ports_of_elements(&s.elements)
+                    .into_iter()
+                    .for_each(&mut add);
+            }
+            for c in &t.chains {
+                for r in &c.rules {
+                    for m in &r.dports {
+                        m.ports.iter().copied().for_each(&mut add);
+                    }
+                    if let Some(vm) = &r.vmap {
+                        ports_of_elements(
+                            &vm.entries.iter().map(|e| e.key.clone()).collect::<Vec<_>>(),
+                        )
+                        .into_iter()
+                        .for_each(&mut add);
+                    }
+                }
+            }
+        }
+        cuts.retain(|c| (1..=65536).contains(c));
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts.windows(2)
+            .filter_map(|w| {
+                Some(PortRange {
+                    start: u16::try_from(w[0]).ok()?,
+                    end: u16::try_from(w[1] - 1).ok()?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn union(a: &[PortRange], b: &[PortRange]) -> Vec<PortRange> {
+    let mut all: Vec<PortRange> = a.iter().chain(b).copied().collect();
+    all.sort();
+    let mut out: Vec<PortRange> = Vec::new();
+    for r in all {
+        match out.last_mut() {
+            Some(last) if u32::from(r.start) <= u32::from(last.end) + 1 => {
+                last.end = last.end.max(r.end);
+            }
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// Address-family restriction implied by an opaque match's text (`ip6 daddr ...`, `meta nfproto
+/// ipv4`): `Some(af)` when it only matches that family.
+fn opaque_af(text: &str) -> Option<Af> {
+    let t = text.trim_start();
+    if t.starts_with("ip6 ") || t.starts_with("icmpv6 ") || t.starts_with("meta nfproto ipv6") {
+        Some(Af::V6)
+    } else if t.starts_with("ip ") || t.starts_with("icmp ") || t.starts_with("meta nfproto ipv4") {
+        Some(Af::V4)
+    } else {
+        None
+    }
+}
+
+fn port_in_set(table: &Table, name: &str, port: u16) -> Option<bool> {
+    let set = table.set(name)?;
+    Some(
+        ports_of_elements(&set.elements)
+            .iter()
+            .any(|r| r.contains(port)),
+    )
+}
+
+fn rule_match(table: &Table, rule: &Rule, pkt: Packet<'_>) -> Match {
+    let mut m = Match::Yes;
+    let mut worse = |x: Match| m = m.max(x);
+    if !rule.protocols.is_empty() && !rule.protocols.iter().any(|p| p == pkt.proto) {
+        return Match::No;
+    }
+    if rule.protocols_negated.iter().any(|p| p == pkt.proto) {
+        return Match::No;
+    }
+    for s in &rule.saddr {
+        let fam_ok = match s.key.as_str() {
+            "ip saddr" => pkt.af == Af::V4,
+            "ip6 saddr" => pkt.af == Af::V6,
+            _ => true,
+        };
+        if !fam_ok {
+            return Match::No;
+        }
+        worse(Match::Source);
+    }
+    for i in &rule.iif {
+        let only_lo = !i.values.is_empty() && i.values.iter().all(|v| v == "lo");
+        match (i.negated, only_lo) {
+            (false, true) => return Match::No,
+            (false, false) => worse(Match::Source),
+            (true, true) => {}
+            (true, false) => worse(Match::Uncertain),
+        }
+    }
+    for c in &rule.ct_state {
+        let has = c.values.iter().any(|v| v == pkt.state);
+        if has == c.negated {
+            return Match::No;
+        }
+    }
+    for d in &rule.dports {
+        if d.protocol.as_deref().is_some_and(|p| p != pkt.proto) {
+            return Match::No;
+        }
+        let Some(port) = pkt.port else {
+            if !d.negated {
+                return Match::No;
+            }
+            continue;
+        };
+        let mut inside = d.ports.iter().any(|r| r.contains(port));
+        let mut unknown = !d.unparsed.is_empty();
+        for s in &d.set_refs {
+            match port_in_set(table, s, port) {
+                Some(true) => inside = true,
+                Some(false) => {}
+                None => unknown = true,
+            }
+        }
+        if inside == d.negated {
+            if unknown {
+                worse(Match::Uncertain);
+            } else {
+                return Match::No;
+            }
+        }
+    }
+    for o in rule.opaque.iter().filter(|o| !o.statement) {
+        match opaque_af(&o.text) {
+            Some(af) if af != pkt.af => return Match::No,
+            _ => worse(Match::Uncertain),
+        }
+    }
+    m
+}
+
+/// The verdict a verdict map gives the packet, if any entry applies.
+fn vmap_verdict(rule: &Rule, pkt: Packet<'_>) -> Option<Verdict> {
+    let vm = rule.vmap.as_ref()?;
+    let key = vm.key.as_str();
+    if key == "ct state" {
+        return vm
+            .entries
+            .iter()
+            .find(|e| e.key == pkt.state)
+            .map(|e| e.verdict.clone());
+    }
+    if let Some(proto) = key.strip_suffix(" dport") {
+        if proto != "th" && proto != pkt.proto {
+            return None;
+        }
+        let port = pkt.port?;
+        return vm
+            .entries
+            .iter()
+            .find(|e| {
+                ports_of_elements(std::slice::from_ref(&e.key))
+                    .iter()
+                    .any(|r| r.contains(port))
+            })
+            .map(|e| e.verdict.clone());
+    }
+    if matches!(key, "meta l4proto" | "ip protocol" | "ip6 nexthdr") {
+        return vm
+            .entries
+            .iter()
+            .find(|e| e.key == pkt.proto)
+            .map(|e| e.verdict.clone());
+    }
+    None
+}
+
+fn eval_chain(
+    table: &Table,
+    chain: &Chain,
+    pkt: Packet<'_>,
+    trace: &mut Trace,
+    depth: usize,
+) -> Outcome {
+    if depth > MAX_JUMP_DEPTH {
+        return Outcome::Fallthrough;
+    }
+    for rule in &chain.rules {
+        let m = rule_match(table, rule, pkt);
+        if matches!(m, Match::No | Match::Source) {
+            continue;
+        }
+        if rule.log {
+            trace.logged = true;
+            trace.log_evidence.push(rule.evidence());
+        }
+        let verdict = if rule.vmap.is_some() {
+            vmap_verdict(rule, pkt)
+        } else {
+            rule.verdict.clone()
+        };
+        let Some(verdict) = verdict else {
+            continue;
+        };
+        let rate = rule.limit || rule.meter_limit || rule.ct_count;
+        match verdict {
+            Verdict::Accept => {
+                if rate {
+                    trace.limited = true;
+                    trace.limit_evidence.push(rule.evidence());
+                }
+                trace.decided_by = Some(rule.evidence());
+                return Outcome::Accept;
+            }
+            Verdict::Drop | Verdict::Reject => {
+                if rate {
+                    // `limit rate over N drop`: the excess is dropped, the rest continues.
+                    trace.limited = true;
+                    trace.limit_evidence.push(rule.evidence());
+                    continue;
+                }
+                if m == Match::Uncertain {
+                    continue;
+                }
+                trace.decided_by = Some(rule.evidence());
+                return Outcome::Drop;
+            }
+            Verdict::Jump(target) | Verdict::Goto(target) => {
+                let is_goto = matches!(rule.verdict, Some(Verdict::Goto(_)))
+                    || rule
+                        .vmap
+                        .as_ref()
+                        .is_some_and(|_| matches!(vmap_verdict(rule, pkt), Some(Verdict::Goto(_))));
+                let Some(next) = table.chain(&target) else {
+                    continue;
+                };
+                match eval_chain(table, next, pkt, trace, depth + 1) {
+                    Outcome::Fallthrough if is_goto => return Outcome::Fallthrough,
+                    Outcome::Fallthrough => {}
+                    decided => return decided,
+                }
+            }
+            Verdict::Return => {
+                if m == Match::Yes {
+                    return Outcome::Fallthrough;
+                }
+            }
+            Verdict::Continue | Verdict::Queue => {}
+        }
+    }
+    Outcome::Fallthrough
+}
