@@ -130,6 +130,8 @@ pub struct LogsDropped {
     pub dropped: bool,
     /// Wherever such traffic is dropped, a `log` statement runs on its way to the drop.
     pub logged: bool,
+    /// Some dropped traffic is logged (NixOS logs refused TCP connections only, for instance).
+    pub any_logged: bool,
     pub evidence: Vec<String>,
 }
 
@@ -392,6 +394,7 @@ impl Ruleset {
     pub fn logs_dropped(&self) -> LogsDropped {
         let mut dropped = false;
         let mut logged_all = true;
+        let mut any_logged = false;
         let mut evidence = Vec::new();
         for af in [Af::V4, Af::V6] {
             for proto in ["tcp", "udp"] {
@@ -406,6 +409,7 @@ impl Ruleset {
                 }
                 dropped = true;
                 logged_all &= trace.logged;
+                any_logged |= trace.logged;
                 for e in trace.log_evidence.into_iter().chain(trace.decided_by) {
                     if !evidence.contains(&e) {
                         evidence.push(e);
@@ -416,6 +420,7 @@ impl Ruleset {
         LogsDropped {
             dropped,
             logged: dropped && logged_all,
+            any_logged,
             evidence,
         }
     }
@@ -529,6 +534,24 @@ fn opaque_af(text: &str) -> Option<Af> {
     }
 }
 
+/// `meta l4proto . th dport @set` (NixOS's `temp-ports`): `Some(matches)` when the set is known.
+fn proto_port_set_match(table: &Table, text: &str, pkt: Packet<'_>) -> Option<bool> {
+    let rest = text.trim().strip_prefix("meta ").unwrap_or(text.trim());
+    let name = rest.strip_prefix("l4proto . th dport @")?;
+    let set = table.set(name.trim())?;
+    let port = pkt.port;
+    Some(set.elements.iter().any(|e| {
+        let mut parts = e.split(" . ");
+        let (Some(p), Some(r)) = (parts.next(), parts.next()) else {
+            return false;
+        };
+        p.trim() == pkt.proto
+            && port.is_some_and(|port| {
+                super::model::port_range_value(r.trim()).is_some_and(|r| r.contains(port))
+            })
+    }))
+}
+
 fn port_in_set(table: &Table, name: &str, port: u16) -> Option<bool> {
     let set = table.set(name)?;
     Some(
@@ -601,6 +624,12 @@ fn rule_match(table: &Table, rule: &Rule, pkt: Packet<'_>) -> Match {
         }
     }
     for o in rule.opaque.iter().filter(|o| !o.statement) {
+        if let Some(hit) = proto_port_set_match(table, &o.text, pkt) {
+            if hit {
+                continue;
+            }
+            return Match::No;
+        }
         match opaque_af(&o.text) {
             Some(af) if af != pkt.af => return Match::No,
             _ => worse(Match::Uncertain),

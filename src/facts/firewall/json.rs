@@ -223,6 +223,10 @@ fn expr_text(v: &Value) -> String {
                 b.get("right").map(expr_text).unwrap_or_default()
             )
         }
+        "concat" => b
+            .as_array()
+            .map(|a| a.iter().map(expr_text).collect::<Vec<_>>().join(" . "))
+            .unwrap_or_default(),
         "payload" => format!(
             "{} {}",
             str_of(b, "protocol").unwrap_or("?"),
@@ -467,9 +471,7 @@ fn add_match(rule: &mut Rule, b: &Value, whole: &Value) {
             }),
             ("ip", "protocol") | ("ip6", "nexthdr") => add_protocols(rule, negated, right),
             _ => {
-                if L4_PROTOCOLS.contains(&proto) && !rule.protocols.iter().any(|x| x == proto) {
-                    rule.protocols.push(proto.to_owned());
-                }
+                push_protocol(rule, proto);
                 opaque(rule);
             }
         }
@@ -497,7 +499,40 @@ fn add_match(rule: &mut Rule, b: &Value, whole: &Value) {
                 .collect(),
         });
     } else {
+        // `tcp flags & (...) == syn`, `udp sport . udp dport { ... }`: the protocols of the
+        // payload selectors inside still restrict the rule, as in the text form.
+        let mut protos = Vec::new();
+        payload_protocols(left, &mut protos, 0);
+        for p in protos {
+            push_protocol(rule, &p);
+        }
         opaque(rule);
+    }
+}
+
+fn push_protocol(rule: &mut Rule, p: &str) {
+    if L4_PROTOCOLS.contains(&p) && !rule.protocols.iter().any(|x| x == p) {
+        rule.protocols.push(p.to_owned());
+    }
+}
+
+/// L4 protocols of payload selectors nested in an expression (bounded depth).
+fn payload_protocols(v: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    match v {
+        Value::Object(o) => {
+            if let Some(p) = o.get("payload").and_then(|p| str_of(p, "protocol")) {
+                out.push(p.to_owned());
+                return;
+            }
+            for x in o.values() {
+                payload_protocols(x, out, depth + 1);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| payload_protocols(x, out, depth + 1)),
+        _ => {}
     }
 }
 
@@ -542,10 +577,11 @@ pub(crate) fn port_match(protocol: Option<String>, negated: bool, values: &[Stri
 }
 
 /// Parses set element texts into port ranges, ignoring what is not a port.
+/// For concatenations (`tcp . 8080`) the last component is used.
 pub(crate) fn ports_of_elements(elements: &[String]) -> Vec<PortRange> {
     elements
         .iter()
-        .filter_map(|e| port_range_value(e.trim()))
+        .filter_map(|e| port_range_value(e.rsplit(" . ").next().unwrap_or(e).trim()))
         .collect()
 }
 

@@ -1355,7 +1355,12 @@ impl RuleReader<'_> {
             .word(start)
             .is_some_and(|w| STATEMENT_WORDS.contains(&w));
         self.i += min.max(1);
-        while self.i < self.atoms.len() && !self.is_keyword_at(self.i) {
+        // A concatenation (`meta l4proto . th dport @set`) stays one item.
+        while self.i < self.atoms.len()
+            && (!self.is_keyword_at(self.i)
+                || self.word(self.i - 1) == Some(".")
+                || self.word(self.i + 1) == Some("."))
+        {
             if self.word(self.i) == Some("vmap") {
                 // `<unknown key> vmap { ... }`: keep the map, key as text.
                 let key = self.atoms[start..self.i]
