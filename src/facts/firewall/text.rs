@@ -24,8 +24,9 @@ use crate::system::SystemView;
 /// Maximum include nesting; nft itself limits it to 16.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
-/// Upper bound on `$VAR` expansions per file, so `define a = $a` cannot loop forever.
-const MAX_EXPANSIONS: usize = 100_000;
+/// Upper bound on tokens produced by `$VAR` expansion per file: `redefine a = $a $a` repeated
+/// would otherwise double memory use with every line.
+const MAX_EXPANSIONS: usize = 1_000_000;
 
 /// Resolves `include` statements: returns the (path, contents) of the files a pattern names, in
 /// load order.
@@ -412,7 +413,7 @@ impl Parser {
                 let Some(val) = ctx.defines.get(name) else {
                     return Err(self.err(tok.line, format!("undefined variable ${name}")));
                 };
-                self.expansions += 1;
+                self.expansions = self.expansions.saturating_add(val.len().max(1));
                 if self.expansions > MAX_EXPANSIONS {
                     return Err(
                         self.err(tok.line, "too many variable expansions (recursive define?)")
@@ -1605,5 +1606,233 @@ fn iface(r: &mut RuleReader<'_>, rule: &mut Rule, key: &str) {
             negated,
             values,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Ruleset {
+        parse_ruleset_text(text, "/etc/nftables.conf").unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        parse_ruleset_text(text, "/etc/nftables.conf")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn debian_shape_with_defines_comments_and_continuations() {
+        let rs = parse(
+            "#!/usr/sbin/nft -f\nflush ruleset\ndefine SSH = 22 # ssh\ndefine IFS = { \"lo\" }\n\
+             table inet filter {\n  chain input {\n    type filter hook input priority filter; policy drop;\n\
+                 iifname $IFS accept\n    tcp dport $SSH ct state new \\\n      limit rate 5/minute accept\n\
+                 ct state vmap {\n      established : accept,\n      related:accept,\n      invalid : drop,\n\
+                   new : jump allow\n    }\n  }\n  chain allow { tcp dport { 80, 443 } accept; return; }\n}\n",
+        );
+        let t = rs.table("inet", "filter").unwrap();
+        let input = t.chain("input").unwrap();
+        let b = input.base.as_ref().unwrap();
+        assert_eq!(
+            (b.hook.as_str(), b.priority, b.policy.as_deref()),
+            ("input", Some(0), Some("drop"))
+        );
+        assert_eq!(input.rules.len(), 3);
+        assert_eq!(input.rules[0].iif[0].values, vec!["lo"]);
+        let ssh = &input.rules[1];
+        assert!(ssh.limit);
+        assert_eq!(
+            ssh.dports[0].ports,
+            vec![super::super::PortRange::single(22)]
+        );
+        assert_eq!(ssh.location.as_ref().unwrap().line, 9);
+        assert_eq!(ssh.verdict, Some(Verdict::Accept));
+        let vm = input.rules[2].vmap.as_ref().unwrap();
+        assert_eq!(vm.key, "ct state");
+        let keys: Vec<_> = vm
+            .entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.verdict.to_string()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("established", "accept".to_owned()),
+                ("related", "accept".to_owned()),
+                ("invalid", "drop".to_owned()),
+                ("new", "jump allow".to_owned())
+            ]
+        );
+        let allow = t.chain("allow").unwrap();
+        assert_eq!(allow.rules.len(), 2);
+        assert_eq!(allow.rules[1].verdict, Some(Verdict::Return));
+    }
+
+    #[test]
+    fn rule_reduction() {
+        let rs = parse(
+            "table ip t {\n chain c {\n\
+             ip saddr != 10.0.0.0/8 udp dport 1000-2000 counter log prefix \"x\" level info drop\n\
+             meta l4proto { tcp, udp } th dport 53 accept\n\
+             tcp dport 22 add @m { ip saddr limit rate over 3/minute } drop\n\
+             tcp dport 23 meter mm size 100 { ip saddr ct count over 2 } reject with tcp reset\n\
+             ct count over 5 drop\n\
+             notrack\n\
+             frobnicate 7 accept\n\
+             ct state != established,related jump x\n\
+             }\n}",
+        );
+        let r = &rs.table("ip", "t").unwrap().chain("c").unwrap().rules;
+        assert!(r[0].saddr[0].negated && r[0].counter && r[0].log);
+        assert_eq!(r[0].protocols, vec!["udp"]);
+        assert_eq!(r[0].dports[0].ports[0].end, 2000);
+        assert_eq!(r[0].verdict, Some(Verdict::Drop));
+        assert_eq!(r[1].protocols, vec!["tcp", "udp"]);
+        assert_eq!(r[1].dports[0].protocol, None);
+        assert!(r[2].meter && r[2].meter_limit && !r[2].limit);
+        assert!(r[3].meter && r[3].meter_limit);
+        assert_eq!(r[3].verdict, Some(Verdict::Reject));
+        assert!(r[4].ct_count);
+        assert!(r[5].opaque[0].statement && r[5].is_unconditional());
+        assert!(!r[6].opaque[0].statement && !r[6].is_unconditional());
+        assert_eq!(r[6].verdict, Some(Verdict::Accept));
+        assert!(r[7].ct_state[0].negated);
+        assert_eq!(r[7].ct_state[0].values, vec!["established", "related"]);
+        assert_eq!(r[7].verdict, Some(Verdict::Jump("x".into())));
+    }
+
+    #[test]
+    fn command_forms_and_deletes() {
+        let rs = parse(
+            "add table inet f\nadd chain inet f input { type filter hook input priority 0 ; policy drop ; }\n\
+             add rule inet f input tcp dport 22 accept\ninsert rule inet f input iif lo accept\n\
+             add set inet f s { type inet_service ; }\nadd element inet f s { 80, 443 }\n\
+             table ip old { chain c { drop } }\ndelete table ip old\nadd table filter\n\
+             add rule filter input2 accept\nflush chain filter input2\n",
+        );
+        let f = rs.table("inet", "f").unwrap();
+        let input = f.chain("input").unwrap();
+        assert!(input.base.as_ref().unwrap().policy_is_drop());
+        assert_eq!(input.rules[0].iif[0].values, vec!["lo"]);
+        assert_eq!(f.set("s").unwrap().elements, vec!["80", "443"]);
+        assert!(rs.table("ip", "old").is_none());
+        assert!(
+            rs.table("ip", "filter")
+                .unwrap()
+                .chain("input2")
+                .unwrap()
+                .rules
+                .is_empty()
+        );
+        let flushed = parse("table inet x { chain c { accept } }\nflush ruleset\n");
+        assert!(flushed.tables.is_empty());
+    }
+
+    #[test]
+    fn sets_and_maps() {
+        let rs = parse(
+            "table inet t {\n set p {\n  type inet_service; flags interval\n  elements = { 22,\n 1000-2000 }\n }\n\
+             map m { type inet_service : verdict; elements = { 80 : accept } }\n}",
+        );
+        let t = rs.table("inet", "t").unwrap();
+        let p = t.set("p").unwrap();
+        assert_eq!(p.flags, vec!["interval"]);
+        assert_eq!(p.elements, vec!["22", "1000-2000"]);
+        let m = t.set("m").unwrap();
+        assert!(m.is_map);
+        assert_eq!(m.elements, vec!["80"]);
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        assert_eq!(
+            err("table inet t {\n chain c {\n accept\n"),
+            "/etc/nftables.conf:2: unbalanced '{': missing '}'"
+        );
+        assert_eq!(
+            err("flush ruleset\n}\n"),
+            "/etc/nftables.conf:2: unbalanced '}'"
+        );
+        assert_eq!(
+            err("\n\nbogus words\n"),
+            "/etc/nftables.conf:3: unexpected 'bogus'"
+        );
+        assert_eq!(
+            err("table inet t { chain c { tcp dport $NOPE accept } }"),
+            "/etc/nftables.conf:1: undefined variable $NOPE"
+        );
+        assert_eq!(
+            err("include \"x\nfoo"),
+            "/etc/nftables.conf:1: unterminated string"
+        );
+        // Values expand when defined, as in nft: a self-reference is undefined.
+        assert_eq!(
+            err("define a = $a\n"),
+            "/etc/nftables.conf:1: undefined variable $a"
+        );
+        let mut bomb = String::from("define a = 1\n");
+        for _ in 0..40 {
+            bomb.push_str("redefine a = { $a, $a }\n");
+        }
+        assert!(err(&bomb).contains("expansions"));
+        assert!(err("table inet t { chain c { policy drop; } }").contains(":1:"));
+        assert!(err("table inet t { chain c { tcp dport { 22 accept } }").contains(":1:"));
+    }
+
+    fn files(
+        list: &[(&str, &str)],
+    ) -> impl FnMut(&str, &str, usize) -> Result<Vec<(String, String)>, FirewallError> {
+        let map: HashMap<String, String> = list
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        move |pattern: &str, _from: &str, line: usize| {
+            map.get(pattern)
+                .map(|t| vec![(pattern.to_owned(), t.clone())])
+                .ok_or_else(|| syntax("inc", line, format!("{pattern} not found")))
+        }
+    }
+
+    #[test]
+    fn includes_cycles_and_depth() {
+        let mut r = files(&[
+            ("/a", "define P = 22\ninclude \"/b\""),
+            ("/b", "table inet t { chain c { tcp dport $P accept } }"),
+        ]);
+        let rs = parse_ruleset_text_with("include \"/a\"\n", "/main", &mut r).unwrap();
+        let rule = &rs.table("inet", "t").unwrap().chain("c").unwrap().rules[0];
+        assert_eq!(rule.location.as_ref().unwrap().file, "/b");
+        assert_eq!(rule.dports[0].ports[0].start, 22);
+
+        let mut r = files(&[("/a", "include \"/b\""), ("/b", "include \"/a\"")]);
+        let e = parse_ruleset_text_with("include \"/a\"", "/main", &mut r).unwrap_err();
+        assert!(e.to_string().contains("include cycle"), "{e}");
+
+        let chain: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("/f{i}"), format!("include \"/f{}\"", i + 1)))
+            .collect();
+        let refs: Vec<(&str, &str)> = chain
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let mut r = files(&refs);
+        let e = parse_ruleset_text_with("include \"/f0\"", "/main", &mut r).unwrap_err();
+        assert!(e.to_string().contains("nested deeper"), "{e}");
+
+        // Without a resolver, includes are skipped.
+        assert!(parse_ruleset_text("include \"/nix/store/x-rules\"\n", "/x").is_ok());
+    }
+
+    #[test]
+    fn render_text_summary() {
+        let rs = parse(
+            "table inet f { chain input { type filter hook input priority 0; policy drop;\n tcp dport 22 accept\n } }",
+        );
+        let s = rs.render_text();
+        assert!(s.contains("table inet f"));
+        assert!(s.contains("chain input (type filter hook input priority 0 policy drop)"));
+        assert!(s.contains("    tcp dport 22 accept"));
     }
 }
