@@ -27,6 +27,9 @@
 //! port and range the ruleset mentions), so results are exact over all 65535 ports without
 //! walking each one.
 
+use std::cell::Cell;
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::json::ports_of_elements;
@@ -34,6 +37,13 @@ use super::model::{Chain, Location, PortRange, Rule, Ruleset, Table, Verdict};
 
 /// Jumps followed at most this deep (nft refuses loops; JSON input might still contain one).
 const MAX_JUMP_DEPTH: usize = 32;
+
+/// Rules visited per packet at most: chains jumping to each other several times form a DAG that
+/// can be exponentially long to walk. Beyond the budget the walk stops and the result says so.
+const MAX_STEPS: usize = 200_000;
+
+/// Rules visited per question (all packets together) at most.
+const MAX_TOTAL_STEPS: usize = 50_000_000;
 
 /// A base chain on the input hook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -162,11 +172,50 @@ struct Packet<'a> {
 
 #[derive(Debug, Default)]
 struct Trace {
+    steps: usize,
     limited: bool,
     logged: bool,
     limit_evidence: Vec<String>,
     log_evidence: Vec<String>,
     decided_by: Option<String>,
+}
+
+/// Per-query state: named sets parsed once into sorted port ranges, and a global step budget so
+/// one question over a hostile ruleset stays bounded.
+struct Cache<'a> {
+    inputs: Vec<(&'a Table, &'a Chain)>,
+    sets: HashMap<(&'a str, &'a str, &'a str), Vec<PortRange>>,
+    steps: Cell<usize>,
+}
+
+impl<'a> Cache<'a> {
+    fn new(rs: &'a Ruleset) -> Self {
+        let mut sets = HashMap::new();
+        for t in &rs.tables {
+            for set in &t.sets {
+                // Merged and sorted, so membership is one binary search.
+                let ports = union(&ports_of_elements(&set.elements), &[]);
+                sets.insert(
+                    (t.family.as_str(), t.name.as_str(), set.name.as_str()),
+                    ports,
+                );
+            }
+        }
+        Cache {
+            inputs: rs.input_chain_refs(),
+            sets,
+            steps: Cell::new(0),
+        }
+    }
+
+    fn port_in_set(&self, table: &Table, name: &str, port: u16) -> Option<bool> {
+        let ranges = self
+            .sets
+            .get(&(table.family.as_str(), table.name.as_str(), name))?;
+        // Disjoint and sorted: only the last range starting at or before the port can hold it.
+        let upto = ranges.partition_point(|r| r.start <= port);
+        Some(upto > 0 && ranges.get(upto - 1).is_some_and(|r| r.contains(port)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -263,6 +312,7 @@ impl Ruleset {
     /// Does the input path accept packets of established and related connections (directly,
     /// through a `ct state vmap`, or because nothing drops them)?
     pub fn established_accepted(&self) -> EstablishedAccepted {
+        let cache = Cache::new(self);
         let mut evidence = Vec::new();
         let mut ok = |state: &str| {
             let mut all = true;
@@ -273,7 +323,7 @@ impl Ruleset {
                     port: None,
                     state,
                 };
-                let (accepted, trace) = self.run(pkt);
+                let (accepted, trace) = self.run(pkt, &cache);
                 all &= accepted;
                 if let Some(d) = trace.decided_by
                     && !evidence.contains(&d)
@@ -295,8 +345,11 @@ impl Ruleset {
 
     /// TCP and UDP ports accepted for new connections from any source.
     pub fn open_ports(&self) -> OpenPorts {
+        let cache = Cache::new(self);
         let intervals = self.port_intervals();
-        let mut evidence = Vec::new();
+        // Evidence grouped by (protocol, deciding rule), in first-seen order.
+        let mut grouped: Vec<((String, String), Vec<PortRange>)> = Vec::new();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
         let mut fam = |af: Af| -> FamilyPorts {
             let unfiltered = !self
                 .input_chain_refs()
@@ -311,15 +364,17 @@ impl Ruleset {
                         port: Some(iv.start),
                         state: "new",
                     };
-                    let (accepted, trace) = self.run(pkt);
+                    let (accepted, trace) = self.run(pkt, &cache);
                     if !accepted {
                         continue;
                     }
                     if let Some(d) = trace.decided_by {
-                        let line = format!("{proto} {iv}: {d}");
-                        if !evidence.contains(&line) {
-                            evidence.push(line);
-                        }
+                        let key = (proto.to_owned(), d);
+                        let i = *index.entry(key.clone()).or_insert_with(|| {
+                            grouped.push((key, Vec::new()));
+                            grouped.len() - 1
+                        });
+                        grouped[i].1.push(*iv);
                     }
                     match open.last_mut() {
                         Some(last) if u32::from(last.end) + 1 == u32::from(iv.start) => {
@@ -347,6 +402,18 @@ impl Ruleset {
         };
         let ipv4 = fam(Af::V4);
         let ipv6 = fam(Af::V6);
+        let evidence = grouped
+            .into_iter()
+            .map(|((proto, rule), ranges)| {
+                let merged = union(&ranges, &[]);
+                let mut list: Vec<String> =
+                    merged.iter().take(20).map(ToString::to_string).collect();
+                if merged.len() > 20 {
+                    list.push(format!("... ({} ranges)", merged.len()));
+                }
+                format!("{proto} {}: {rule}", list.join(","))
+            })
+            .collect();
         OpenPorts {
             all_open: ipv4.all_open || ipv6.all_open,
             tcp: union(&ipv4.tcp, &ipv6.tcp),
@@ -360,16 +427,20 @@ impl Ruleset {
     /// Is new TCP traffic to `port` rate limited (`limit rate`, a meter or dynamic set with a
     /// limit, or `ct count`) before it is accepted?
     pub fn ssh_rate_limited(&self, port: u16) -> SshRateLimit {
+        let cache = Cache::new(self);
         let mut accepted_any = false;
         let mut limited_all = true;
         let mut evidence = Vec::new();
         for af in [Af::V4, Af::V6] {
-            let (accepted, trace) = self.run(Packet {
-                af,
-                proto: "tcp",
-                port: Some(port),
-                state: "new",
-            });
+            let (accepted, trace) = self.run(
+                Packet {
+                    af,
+                    proto: "tcp",
+                    port: Some(port),
+                    state: "new",
+                },
+                &cache,
+            );
             if !accepted {
                 continue;
             }
@@ -392,18 +463,22 @@ impl Ruleset {
     /// Is unsolicited new traffic logged on its way to being dropped (a `log` rule before the
     /// final drop, or a `log` in a chain the packet is sent to before it is refused)?
     pub fn logs_dropped(&self) -> LogsDropped {
+        let cache = Cache::new(self);
         let mut dropped = false;
         let mut logged_all = true;
         let mut any_logged = false;
         let mut evidence = Vec::new();
         for af in [Af::V4, Af::V6] {
             for proto in ["tcp", "udp"] {
-                let (accepted, trace) = self.run(Packet {
-                    af,
-                    proto,
-                    port: None,
-                    state: "new",
-                });
+                let (accepted, trace) = self.run(
+                    Packet {
+                        af,
+                        proto,
+                        port: None,
+                        state: "new",
+                    },
+                    &cache,
+                );
                 if accepted {
                     continue;
                 }
@@ -426,13 +501,13 @@ impl Ruleset {
     }
 
     /// Runs a packet through every input chain its family sees; accepted when all accept.
-    fn run(&self, pkt: Packet<'_>) -> (bool, Trace) {
+    fn run(&self, pkt: Packet<'_>, cache: &Cache<'_>) -> (bool, Trace) {
         let mut trace = Trace::default();
-        for (t, c) in self.input_chain_refs() {
+        for &(t, c) in &cache.inputs {
             if !pkt.af.sees(&t.family) {
                 continue;
             }
-            let out = eval_chain(t, c, pkt, &mut trace, 0);
+            let out = eval_chain(t, c, pkt, &mut trace, 0, cache);
             let accepted = match out {
                 Outcome::Accept => true,
                 Outcome::Drop => false,
@@ -552,16 +627,7 @@ fn proto_port_set_match(table: &Table, text: &str, pkt: Packet<'_>) -> Option<bo
     }))
 }
 
-fn port_in_set(table: &Table, name: &str, port: u16) -> Option<bool> {
-    let set = table.set(name)?;
-    Some(
-        ports_of_elements(&set.elements)
-            .iter()
-            .any(|r| r.contains(port)),
-    )
-}
-
-fn rule_match(table: &Table, rule: &Rule, pkt: Packet<'_>) -> Match {
+fn rule_match(table: &Table, rule: &Rule, pkt: Packet<'_>, cache: &Cache<'_>) -> Match {
     let mut m = Match::Yes;
     let mut worse = |x: Match| m = m.max(x);
     if !rule.protocols.is_empty() && !rule.protocols.iter().any(|p| p == pkt.proto) {
@@ -609,7 +675,7 @@ fn rule_match(table: &Table, rule: &Rule, pkt: Packet<'_>) -> Match {
         let mut inside = d.ports.iter().any(|r| r.contains(port));
         let mut unknown = !d.unparsed.is_empty();
         for s in &d.set_refs {
-            match port_in_set(table, s, port) {
+            match cache.port_in_set(table, s, port) {
                 Some(true) => inside = true,
                 Some(false) => {}
                 None => unknown = true,
@@ -680,12 +746,19 @@ fn eval_chain(
     pkt: Packet<'_>,
     trace: &mut Trace,
     depth: usize,
+    cache: &Cache<'_>,
 ) -> Outcome {
     if depth > MAX_JUMP_DEPTH {
         return Outcome::Fallthrough;
     }
     for rule in &chain.rules {
-        let m = rule_match(table, rule, pkt);
+        trace.steps += 1;
+        cache.steps.set(cache.steps.get() + 1);
+        if trace.steps > MAX_STEPS || cache.steps.get() > MAX_TOTAL_STEPS {
+            trace.decided_by = Some("ruleset too complex: evaluation stopped".to_owned());
+            return Outcome::Fallthrough;
+        }
+        let m = rule_match(table, rule, pkt, cache);
         if matches!(m, Match::No | Match::Source) {
             continue;
         }
@@ -733,7 +806,7 @@ fn eval_chain(
                 let Some(next) = table.chain(&target) else {
                     continue;
                 };
-                match eval_chain(table, next, pkt, trace, depth + 1) {
+                match eval_chain(table, next, pkt, trace, depth + 1, cache) {
                     Outcome::Fallthrough if is_goto => return Outcome::Fallthrough,
                     Outcome::Fallthrough => {}
                     decided => return decided,
@@ -748,4 +821,137 @@ fn eval_chain(
         }
     }
     Outcome::Fallthrough
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::parse_ruleset_text;
+    use super::*;
+
+    fn rs(text: &str) -> Ruleset {
+        parse_ruleset_text(text, "/etc/nftables.conf").unwrap()
+    }
+
+    fn p(s: u16, e: u16) -> PortRange {
+        PortRange { start: s, end: e }
+    }
+
+    #[test]
+    fn empty_ruleset_is_wide_open() {
+        let r = Ruleset::default();
+        assert!(r.open_ports().all_open && r.open_ports().ipv4.unfiltered);
+        assert!(!r.input_policy_drop().drop);
+        assert!(r.established_accepted().accepted);
+        assert!(!r.logs_dropped().dropped);
+    }
+
+    #[test]
+    fn ip_only_table_leaves_ipv6_open() {
+        let r = rs(
+            "table ip f { chain i { type filter hook input priority 0; policy drop;\n tcp dport 22 accept\n } }",
+        );
+        let o = r.open_ports();
+        assert_eq!(o.ipv4.tcp, [p(22, 22)]);
+        assert!(o.ipv6.all_open && o.ipv6.unfiltered && o.all_open);
+        let d = r.input_policy_drop();
+        assert!(d.drop && d.covers_ipv4 && !d.covers_ipv6);
+    }
+
+    #[test]
+    fn final_unconditional_drop_counts_as_policy() {
+        let r = rs(
+            "table inet f { chain i { type filter hook input priority 0;\n ct state established,related accept\n tcp dport 80 accept\n counter log prefix \"x\" drop\n } }",
+        );
+        let d = r.input_policy_drop();
+        assert!(d.drop, "{d:?}");
+        assert!(d.evidence.iter().any(|e| e.contains(":4: counter log")));
+        assert_eq!(r.open_ports().tcp, [p(80, 80)]);
+        assert!(r.logs_dropped().logged);
+    }
+
+    #[test]
+    fn source_restricted_and_loopback_rules_do_not_open_ports() {
+        let r = rs(
+            "table inet f { chain i { type filter hook input priority 0; policy drop;\n\
+             iif lo accept\n ip saddr 10.0.0.0/8 tcp dport 5432 accept\n iifname \"wg0\" udp dport 53 accept\n\
+             iifname != \"lo\" tcp dport 443 accept\n } }",
+        );
+        let o = r.open_ports();
+        assert_eq!(o.tcp, [p(443, 443)]);
+        assert!(o.udp.is_empty());
+        assert!(!r.established_accepted().accepted);
+    }
+
+    #[test]
+    fn negated_ports_and_goto() {
+        let r = rs(
+            "table inet f {\n chain i { type filter hook input priority 0; policy drop;\n\
+             tcp dport != 22 goto g\n tcp dport 22 accept\n }\n chain g { udp dport 1-100 accept\n tcp dport 8080 accept\n }\n}",
+        );
+        let o = r.open_ports();
+        assert_eq!(o.tcp, [p(22, 22), p(8080, 8080)]);
+        // goto: falling off `g` returns to the base chain's caller, i.e. the policy.
+        assert!(o.udp.is_empty());
+    }
+
+    #[test]
+    fn rate_limit_only_counts_before_accept() {
+        let r = rs(
+            "table inet f { chain i { type filter hook input priority 0; policy drop;\n\
+             tcp dport 22 accept\n tcp dport 22 limit rate over 3/minute drop\n } }",
+        );
+        let s = r.ssh_rate_limited(22);
+        assert!(s.accepted && !s.limited, "{s:?}");
+        let r = rs(
+            "table inet f { chain i { type filter hook input priority 0; policy drop;\n\
+             tcp dport 22 ct state new limit rate over 3/minute drop\n tcp dport 22 accept\n } }",
+        );
+        let s = r.ssh_rate_limited(22);
+        assert!(s.accepted && s.limited, "{s:?}");
+        assert!(s.evidence[0].contains(":2: tcp dport 22 ct state new limit rate over"));
+        let closed = r.ssh_rate_limited(2222);
+        assert!(!closed.accepted && !closed.limited);
+    }
+
+    #[test]
+    fn uncertain_matches_lean_to_exposure() {
+        let r = rs(
+            "table inet f { chain i { type filter hook input priority 0; policy drop;\n\
+             tcp flags syn tcp dport 25 accept\n frobnicate drop\n tcp dport 26 accept\n } }",
+        );
+        assert_eq!(r.open_ports().tcp, [p(25, 26)]);
+    }
+
+    #[test]
+    fn jump_dag_is_bounded() {
+        // 30 levels, each jumping twice into the next: 2^30 walks without a budget.
+        let mut text = String::from(
+            "table inet f {\n chain i { type filter hook input priority 0; policy drop; jump c0; }\n",
+        );
+        for n in 0..30 {
+            text.push_str(&format!(
+                " chain c{n} {{ jump c{m}; jump c{m}; }}\n",
+                m = n + 1
+            ));
+        }
+        text.push_str(" chain c30 { tcp dport 1 accept; }\n}\n");
+        let r = rs(&text);
+        let started = std::time::Instant::now();
+        let o = r.open_ports();
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        assert_eq!(o.tcp, [p(1, 1)]);
+    }
+
+    #[test]
+    fn large_sets_are_fast() {
+        let elems: Vec<String> = (1..20000u32).map(|n| (n * 3).to_string()).collect();
+        let text = format!(
+            "table inet f {{ set s {{ type inet_service; elements = {{ {} }} }}\n chain i {{ type filter hook input priority 0; policy drop;\n tcp dport @s accept\n }} }}",
+            elems.join(", ")
+        );
+        let r = rs(&text);
+        let o = r.open_ports();
+        assert_eq!(o.tcp.len(), 19999);
+        assert_eq!(o.tcp[0], p(3, 3));
+    }
 }
