@@ -289,17 +289,18 @@ fn expr_text(v: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-        "set" => format!(
-            "{} {} {{ {} {} }}",
-            str_of(b, "op").unwrap_or("add"),
-            str_of(b, "set").unwrap_or("?"),
-            b.get("elem").map(expr_text).unwrap_or_default(),
-            stmt_list(b.get("stmt"))
-                .iter()
-                .map(expr_text)
+        "set" => {
+            let inner = std::iter::once(b.get("elem").map(expr_text).unwrap_or_default())
+                .chain(stmt_list(b.get("stmt")).iter().map(expr_text))
+                .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
-                .join(" ")
-        ),
+                .join(" ");
+            format!(
+                "{} {} {{ {inner} }}",
+                str_of(b, "op").unwrap_or("add"),
+                str_of(b, "set").unwrap_or("?"),
+            )
+        }
         "vmap" => {
             let data = match b.get("data") {
                 Some(Value::String(s)) => s.clone(),

@@ -1112,6 +1112,19 @@ fn atom_text(a: &Atom) -> String {
     }
 }
 
+/// Atoms as rule text: words separated by spaces, commas glued to the word before them
+/// (`ct state established, related`).
+fn atoms_text(atoms: &[Atom]) -> String {
+    let mut out = String::new();
+    for a in atoms {
+        if !out.is_empty() && *a != Atom::Comma {
+            out.push(' ');
+        }
+        out.push_str(&atom_text(a));
+    }
+    out
+}
+
 /// Element values of a group, flattening nested groups (`define P = { 22, 80 }` used in a set);
 /// for maps, the key only.
 fn group_values(g: &[Vec<Atom>], is_map: bool) -> Vec<String> {
@@ -1404,7 +1417,7 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 /// Reduces one rule's tokens to the model.
 fn parse_rule(toks: &[Tok], location: Location) -> Rule {
     let atoms = atomize(toks);
-    let text = atoms.iter().map(atom_text).collect::<Vec<_>>().join(" ");
+    let text = atoms_text(&atoms);
     let mut rule = Rule::new(text, Some(location));
     let mut r = RuleReader {
         atoms: &atoms,
