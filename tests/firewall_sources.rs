@@ -188,7 +188,16 @@ impl SystemView for FakeLive {
         Err(ReadError::NotFound { path: path.into() })
     }
     fn command(&self, program: &str, args: &[&str]) -> Option<io::Result<CommandOutput>> {
-        assert_eq!((program, args), ("nft", &["-j", "list", "ruleset"][..]));
+        assert_eq!(program, "nft");
+        if args == ["list", "ruleset"] {
+            // The text listing, read for table flags.
+            return Some(Ok(CommandOutput {
+                status: Some(0),
+                stdout: "table inet hardenctl {\n\tflags dormant\n}\n".into(),
+                stderr: String::new(),
+            }));
+        }
+        assert_eq!(args, ["-j", "list", "ruleset"]);
         Some(match &self.out {
             Some(o) => Ok(o.clone()),
             None => Err(io::Error::new(io::ErrorKind::NotFound, "nft not installed")),
@@ -206,7 +215,10 @@ fn live_ruleset_from_nft_json() {
         }),
     };
     let rs = firewall::live_ruleset(&ok).unwrap().unwrap();
-    assert!(rs.table("inet", "hardenctl").is_some());
+    assert!(
+        rs.table("inet", "hardenctl").unwrap().dormant,
+        "flags from the text listing"
+    );
 
     let denied = FakeLive {
         out: Some(CommandOutput {

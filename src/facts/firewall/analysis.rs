@@ -261,7 +261,8 @@ impl Ruleset {
         let mut v: Vec<(&Table, &Chain)> = self
             .tables
             .iter()
-            .filter(|t| matches!(t.family.as_str(), "inet" | "ip" | "ip6"))
+            // A dormant table's chains see no packets.
+            .filter(|t| matches!(t.family.as_str(), "inet" | "ip" | "ip6") && !t.dormant)
             .flat_map(|t| t.chains.iter().map(move |c| (t, c)))
             .filter(|(_, c)| {
                 c.base
@@ -920,6 +921,16 @@ mod tests {
              tcp flags syn tcp dport 25 accept\n frobnicate drop\n tcp dport 26 accept\n } }",
         );
         assert_eq!(r.open_ports().tcp, [p(25, 26)]);
+    }
+
+    #[test]
+    fn dormant_tables_do_not_filter() {
+        let r = rs(
+            "table inet f {\n flags dormant\n chain i { type filter hook input priority 0; policy drop; }\n}",
+        );
+        assert!(r.tables[0].dormant);
+        assert!(r.input_chains().is_empty());
+        assert!(r.open_ports().all_open);
     }
 
     #[test]

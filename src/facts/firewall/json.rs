@@ -40,14 +40,27 @@ pub fn parse_ruleset_json(text: &str) -> Result<Ruleset, FirewallError> {
                     else {
                         continue;
                     };
+                    // Newer nft prints `"dormant"` or an array of names. nft 1.0.6 prints the
+                    // table's *name* here instead of its flags, so dormancy cannot be seen in
+                    // its JSON; [`super::live_ruleset`] takes it from the text listing then.
+                    let is_dormant = |x: &Value| x.as_str() == Some("dormant");
+                    let dormant = match body.get("flags") {
+                        Some(Value::Array(f)) => f.iter().any(is_dormant),
+                        Some(f) => is_dormant(f),
+                        None => false,
+                    };
                     if rs.table(family, name).is_none() {
                         rs.tables.push(Table {
                             family: family.to_owned(),
                             name: name.to_owned(),
                             chains: Vec::new(),
                             sets: Vec::new(),
+                            dormant: false,
                             location: None,
                         });
+                    }
+                    if let Some(t) = rs.table_mut(family, name) {
+                        t.dormant |= dormant;
                     }
                 }
                 "chain" => {
@@ -160,6 +173,7 @@ fn owning_table<'a>(rs: &'a mut Ruleset, body: &Value) -> Option<&'a mut Table> 
             name: name.to_owned(),
             chains: Vec::new(),
             sets: Vec::new(),
+            dormant: false,
             location: None,
         });
     }

@@ -48,7 +48,8 @@ pub enum FirewallError {
     Command { message: String },
 }
 
-/// The ruleset loaded in the kernel now, from `nft -j list ruleset`.
+/// The ruleset loaded in the kernel now, from `nft -j list ruleset` (plus `nft list ruleset` for
+/// table flags, which nft 1.0.6's JSON omits).
 ///
 /// `None` on views that are not live (nothing is running there). An error when `nft` is missing,
 /// fails (e.g. no permission), or prints something that is not a ruleset.
@@ -66,8 +67,31 @@ pub fn live_ruleset(view: &dyn SystemView) -> Option<Result<Ruleset, FirewallErr
                 out.stderr.trim()
             ),
         }),
-        Ok(out) => parse_ruleset_json(&out.stdout),
+        Ok(out) => parse_ruleset_json(&out.stdout).map(|mut rs| {
+            dormant_from_text_listing(view, &mut rs);
+            rs
+        }),
     })
+}
+
+/// nft 1.0.6's JSON does not show table flags (it prints the table name in their place), so the
+/// `flags dormant` of live tables is read from the text listing. Best effort: when the listing
+/// cannot be had or parsed, the JSON's view stands.
+fn dormant_from_text_listing(view: &dyn SystemView, rs: &mut Ruleset) {
+    let Some(Ok(out)) = view.command("nft", &["list", "ruleset"]) else {
+        return;
+    };
+    if !out.success() {
+        return;
+    }
+    let Ok(text_rs) = parse_ruleset_text(&out.stdout, "nft list ruleset") else {
+        return;
+    };
+    for t in text_rs.tables.iter().filter(|t| t.dormant) {
+        if let Some(live) = rs.table_mut(&t.family, &t.name) {
+            live.dormant = true;
+        }
+    }
 }
 
 /// Directories searched for `nftables.service`, in systemd's precedence order.

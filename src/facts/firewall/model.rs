@@ -36,6 +36,8 @@ pub struct Table {
     pub name: String,
     pub chains: Vec<Chain>,
     pub sets: Vec<NamedSet>,
+    /// `flags dormant`: the table is loaded but its base chains see no packets.
+    pub dormant: bool,
     pub location: Option<Location>,
 }
 
@@ -309,6 +311,9 @@ impl Ruleset {
         }
         for t in &self.tables {
             let _ = write!(out, "table {} {}", t.family, t.name);
+            if t.dormant {
+                out.push_str(" (dormant)");
+            }
             if let Some(loc) = &t.location {
                 let _ = write!(out, "  ({loc})");
             }

@@ -599,6 +599,7 @@ impl Parser {
             name: name.to_owned(),
             chains: Vec::new(),
             sets: Vec::new(),
+            dormant: false,
             location: Some(loc),
         });
         ctx.rs.tables.len() - 1
@@ -675,8 +676,14 @@ impl Parser {
                     sets.retain(|s| s.name != set.name);
                     sets.push(set);
                 }
+                "flags" => {
+                    let stmt = self.statement(ctx, tok)?;
+                    ctx.rs.tables[ti].dormant = stmt.iter().skip(1).any(
+                        |t| matches!(&t.t, T::Word(w) if w.split(',').any(|f| f == "dormant")),
+                    );
+                }
                 _ => {
-                    // flags, comment, flowtable, counter, quota, ct helper, ...: not audited.
+                    // comment, flowtable, counter, quota, ct helper, ...: not audited.
                     self.statement(ctx, tok)?;
                 }
             }
