@@ -18,14 +18,14 @@ pub mod text;
 use crate::system::{ReadError, SystemView};
 
 pub use analysis::{
-    EstablishedAccepted, InputChain, LogsDropped, OpenPorts, PolicyDrop, SshRateLimit,
+    EstablishedAccepted, FamilyPorts, InputChain, LogsDropped, OpenPorts, PolicyDrop, SshRateLimit,
 };
 pub use json::parse_ruleset_json;
 pub use model::{
     BaseChain, Chain, Location, NamedSet, Opaque, PortMatch, PortRange, Rule, Ruleset, Table,
     ValueMatch, Verdict, VerdictMap, VmapEntry,
 };
-pub use text::{parse_ruleset_text, parse_ruleset_text_with};
+pub use text::{IncludeResolver, ViewIncludes, parse_ruleset_text, parse_ruleset_text_with};
 
 /// Why a ruleset could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
