@@ -1,8 +1,9 @@
 //! Firewall checks over the nftables ruleset: the running one on a live host and the one loaded at
 //! boot; both must pass, since a rule added by hand is gone after a reboot.
 
-use super::{Check, Domain, Evaluation, PolicyKey, Remediation, Severity};
+use super::{Check, Domain, Evaluation, Evidence, PolicyKey, Remediation, Severity};
 use crate::facts::Facts;
+use crate::facts::firewall::{PortRange, Ruleset};
 use crate::policy::{Value, ValueType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +29,172 @@ pub(super) fn describe(rule: Rule, expected: &Value) -> String {
     }
 }
 
-pub(super) fn evaluate(_rule: Rule, _expected: &Value, _facts: &Facts<'_>) -> Evaluation {
-    Evaluation::error("firewall evaluation not wired yet")
+pub(super) fn evaluate(rule: Rule, expected: &Value, facts: &Facts<'_>) -> Evaluation {
+    let fw = match facts.firewall() {
+        Ok(f) => f,
+        Err(e) => return Evaluation::error(e),
+    };
+    let ssh_port = ssh_port(facts);
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    let mut ok = true;
+    if let Some(running) = &fw.running {
+        match running {
+            Err(e) => return Evaluation::error(format!("cannot read the running ruleset: {e}")),
+            Ok(rs) => {
+                let (pass, actual, ev) = judge(rule, expected, rs, ssh_port);
+                ok &= pass;
+                parts.push(format!("running: {actual}"));
+                evidence.extend(ev.into_iter().map(|t| Evidence {
+                    file: "nft list ruleset".to_owned(),
+                    line: None,
+                    text: Some(t),
+                }));
+            }
+        }
+    }
+    match &fw.at_boot {
+        Ok((rs, files)) => {
+            let (pass, actual, ev) = judge(rule, expected, rs, ssh_port);
+            ok &= pass;
+            parts.push(format!("at boot: {actual}"));
+            evidence.extend(ev.iter().map(|t| located(t, files)));
+        }
+        Err(why) => {
+            ok = false;
+            parts.push(format!("at boot: {why}"));
+        }
+    }
+    let actual = if fw.running.is_some() {
+        parts.join("; ")
+    } else {
+        parts.join("").trim_start_matches("at boot: ").to_owned()
+    };
+    Evaluation::check(ok, actual).with_evidence(evidence)
+}
+
+/// The SSH port from the effective sshd configuration (the first `Port`), 22 when unknown.
+fn ssh_port(facts: &Facts<'_>) -> u16 {
+    facts
+        .sshd()
+        .ok()
+        .and_then(|s| s.effective())
+        .and_then(|e| e.get("port"))
+        .and_then(|p| p.values.first())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(22)
+}
+
+/// Turns `file:line: text` evidence from a ruleset file into a located [`Evidence`].
+fn located(text: &str, files: &[String]) -> Evidence {
+    if let Some((file, rest)) = text.split_once(':')
+        && files.iter().any(|f| f == file)
+        && let Some((line, rule)) = rest.split_once(':')
+        && let Ok(line) = line.trim().parse()
+    {
+        return Evidence::at(file, line, rule.trim());
+    }
+    Evidence {
+        file: files.first().cloned().unwrap_or_default(),
+        line: None,
+        text: Some(text.to_owned()),
+    }
+}
+
+fn ports(ranges: &[PortRange]) -> String {
+    if ranges.is_empty() {
+        return "none".to_owned();
+    }
+    ranges
+        .iter()
+        .map(|r| {
+            if r.start == r.end {
+                r.start.to_string()
+            } else {
+                format!("{}-{}", r.start, r.end)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Evaluates one rule against one ruleset: (passes, actual, evidence lines).
+fn judge(rule: Rule, expected: &Value, rs: &Ruleset, ssh_port: u16) -> (bool, String, Vec<String>) {
+    match rule {
+        Rule::Enabled => {
+            let chains = rs.input_chains();
+            let n = chains.len();
+            (n > 0, format!("{n} input hook chain(s)"), Vec::new())
+        }
+        Rule::InputPolicyDrop => {
+            let p = rs.input_policy_drop();
+            let ok = p.drop && p.covers_ipv4 && p.covers_ipv6;
+            let actual = match (p.drop, p.covers_ipv4, p.covers_ipv6) {
+                (false, ..) => "accept".to_owned(),
+                (true, true, true) => "drop (IPv4 and IPv6)".to_owned(),
+                (true, true, false) => "drop for IPv4 only; IPv6 is not filtered".to_owned(),
+                (true, false, _) => "drop for IPv6 only; IPv4 is not filtered".to_owned(),
+            };
+            (ok, actual, p.evidence)
+        }
+        Rule::EstablishedAccepted => {
+            let e = rs.established_accepted();
+            let actual = match (e.established, e.related) {
+                (true, true) => "established,related accepted",
+                (true, false) => "established accepted, related not",
+                (false, true) => "related accepted, established not",
+                (false, false) => "not accepted",
+            };
+            (e.accepted, actual.to_owned(), e.evidence)
+        }
+        Rule::AllowedTcpPortsOnly | Rule::AllowedUdpPortsOnly => {
+            let open = rs.open_ports();
+            let allowed: Vec<u16> = expected
+                .as_strings()
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let tcp = rule == Rule::AllowedTcpPortsOnly;
+            let ranges = if tcp { &open.tcp } else { &open.udp };
+            let extra: Vec<PortRange> = ranges
+                .iter()
+                .filter(|r| !(r.start..=r.end).all(|p| allowed.contains(&p)))
+                .copied()
+                .collect();
+            let unfiltered: Vec<&str> = [("IPv4", &open.ipv4), ("IPv6", &open.ipv6)]
+                .into_iter()
+                .filter(|(_, f)| f.unfiltered)
+                .map(|(n, _)| n)
+                .collect();
+            let mut actual = format!("open: {}", ports(ranges));
+            if !unfiltered.is_empty() {
+                actual.push_str(&format!(" ({} not filtered)", unfiltered.join(", ")));
+            }
+            if !extra.is_empty() {
+                actual.push_str(&format!("; not allowed: {}", ports(&extra)));
+            }
+            (extra.is_empty(), actual, open.evidence)
+        }
+        Rule::SshRateLimit => {
+            let s = rs.ssh_rate_limited(ssh_port);
+            let actual = match (s.accepted, s.limited) {
+                (false, _) => format!("port {ssh_port} not open"),
+                (true, true) => format!("port {ssh_port} rate-limited"),
+                (true, false) => format!("port {ssh_port} accepted without a rate limit"),
+            };
+            (!s.accepted || s.limited, actual, s.evidence)
+        }
+        Rule::LogDropped => {
+            let l = rs.logs_dropped();
+            let actual = match (l.dropped, l.logged, l.any_logged) {
+                (false, ..) => "nothing dropped",
+                (true, true, _) => "drops logged",
+                (true, false, true) => "some drops logged",
+                (true, false, false) => "drops not logged",
+            };
+            (l.dropped && l.logged, actual.to_owned(), l.evidence)
+        }
+    }
 }
 
 pub(super) fn remediation(rule: Rule, expected: &Value) -> Remediation {

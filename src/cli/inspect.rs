@@ -36,6 +36,8 @@ pub enum Domain {
     Accounts(Common),
     /// Audit rules, persisted and loaded.
     Audit(Common),
+    /// nftables: the running ruleset (live) and the one loaded at boot.
+    Firewall(Common),
 }
 
 fn json<T: Serialize>(value: &T, out: &mut dyn Write) -> io::Result<()> {
@@ -50,7 +52,8 @@ pub(super) fn run(args: &InspectArgs) -> Result<ExitCode, Failure> {
         | Domain::Units(c)
         | Domain::Modules(c)
         | Domain::Accounts(c)
-        | Domain::Audit(c) => c,
+        | Domain::Audit(c)
+        | Domain::Firewall(c) => c,
     };
     let view = common.target.open()?;
     let facts = Facts::new(view.as_ref());
@@ -180,6 +183,30 @@ pub(super) fn run(args: &InspectArgs) -> Result<ExitCode, Failure> {
                         writeln!(out, "loaded: {} rules", l.len())?;
                     }
                     Ok(())
+                }
+            })?;
+        }
+        Domain::Firewall(_) => {
+            let f = facts.firewall().map_err(fail)?;
+            output::emit(None, |out| match fmt {
+                Format::Json => json(f, out),
+                Format::Text => {
+                    match &f.running {
+                        Some(Ok(rs)) => {
+                            writeln!(out, "# running (nft list ruleset)\n{}", rs.render_text())?
+                        }
+                        Some(Err(e)) => writeln!(out, "# running: cannot read: {e}")?,
+                        None => {}
+                    }
+                    match &f.at_boot {
+                        Ok((rs, files)) => writeln!(
+                            out,
+                            "# at boot ({})\n{}",
+                            files.join(", "),
+                            rs.render_text()
+                        ),
+                        Err(e) => writeln!(out, "# at boot: {e}"),
+                    }
                 }
             })?;
         }

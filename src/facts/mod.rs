@@ -88,6 +88,8 @@ impl<'v> Facts<'v> {
         once(&self.sshd, || sshd::SshdFacts::load(self.view))
     }
     pub fn firewall(&self) -> Result<&firewall::FirewallFacts, &str> {
-        once(&self.firewall, || firewall::FirewallFacts::load(self.view))
+        once(&self.firewall, || {
+            firewall::FirewallFacts::load(self.view, self.units())
+        })
     }
 }

@@ -4,6 +4,9 @@
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
 
@@ -115,4 +118,54 @@ pub fn finding<'r>(report: &'r serde_json::Value, id: &str) -> &'r serde_json::V
 
 pub fn status<'r>(report: &'r serde_json::Value, id: &str) -> &'r str {
     finding(report, id)["status"].as_str().unwrap()
+}
+
+/// A network namespace deleted when dropped, also when the test panics.
+pub struct Netns(pub String);
+
+impl Netns {
+    pub fn new() -> Netns {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "hc-fw-{}-{}-{nanos:x}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .expect("cannot run `ip` (iproute2 needed for this test)");
+        assert!(
+            out.status.success(),
+            "`ip netns add {name}` failed (this test needs root and iproute2): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Netns(name)
+    }
+
+    /// Runs nft inside the namespace.
+    pub fn nft(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft"])
+            .args(args)
+            .output()
+            .expect("cannot run `ip netns exec`");
+        assert!(
+            out.status.success(),
+            "nft {args:?} in {} failed: {}",
+            self.0,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
 }
