@@ -1,1 +1,0 @@
-//! sshd effective configuration (being written).
