@@ -248,7 +248,8 @@ impl<'a> Parser<'a> {
         if expanded.starts_with('/') {
             Ok(expanded)
         } else {
-            Ok(format!("{}/{}", SSHD_CWD.trim_end_matches('/'), expanded))
+            // sshd joins with "%s/%s" even when the directory is "/": "//relative.pid".
+            Ok(format!("{SSHD_CWD}/{expanded}"))
         }
     }
 

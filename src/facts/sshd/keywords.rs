@@ -485,9 +485,11 @@ pub(crate) const AUTH_METHODS: &[&str] = &[
     "hostbased",
 ];
 
-/// `log_level_number()` names and the name `log_level_name()` prints back.
+/// `log_level_number()` names and the name `log_level_name()` prints back. This build also
+/// knows `SILENT`, and prints the quiet level under that name (checked against the binary).
 pub(crate) const LOG_LEVELS: &[(&str, &str)] = &[
-    ("QUIET", "QUIET"),
+    ("SILENT", "SILENT"),
+    ("QUIET", "SILENT"),
     ("FATAL", "FATAL"),
     ("ERROR", "ERROR"),
     ("INFO", "INFO"),
