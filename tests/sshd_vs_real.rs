@@ -77,6 +77,16 @@ fn copy_tree(from: &Path, to: &Path, root: &str) {
     }
 }
 
+/// The self-link that makes host paths and in-root paths coincide (see the module docs).
+fn self_link(root: &Path) {
+    let rel = root.strip_prefix("/").expect("absolute temp path");
+    let inner = root.join(rel);
+    if let Some(parent) = inner.parent() {
+        fs::create_dir_all(parent).expect("mkdir for self-link");
+    }
+    std::os::unix::fs::symlink("/", &inner).expect("self-link");
+}
+
 struct Prepared {
     _dir: tempfile::TempDir,
     root: PathBuf,
@@ -94,12 +104,7 @@ fn prepare(case: &str) -> Prepared {
     let text = fs::read_to_string(&config).expect("case has etc/ssh/sshd_config");
     fs::write(&config, format!("HostKey {}\n{text}", host_key().display())).expect("write config");
 
-    // The self-link that makes host paths and in-root paths coincide (see the module docs).
-    let inner = root.join(root_s.trim_start_matches('/'));
-    if let Some(parent) = inner.parent() {
-        fs::create_dir_all(parent).expect("mkdir for self-link");
-    }
-    std::os::unix::fs::symlink("/", &inner).expect("self-link");
+    self_link(&root);
 
     let spec = fs::read_to_string(fixtures().join(case).join("match"))
         .ok()
@@ -262,5 +267,260 @@ fn run_sshd_t_and_diff_on_live_view() {
         sshd::run_sshd_t(&view, &p.config, &MatchSpec::default()).map(|r| r.is_ok()),
         None,
         "offline views cannot run sshd"
+    );
+}
+
+/// Pseudo-random configurations (fixed seed, so failures reproduce) built from keywords, value
+/// fragments and Match blocks, evaluated by both sides: acceptance must agree, and accepted
+/// configurations must render identically.
+#[test]
+fn random_configs_agree_with_real_sshd() {
+    setup();
+    // (keyword, plausible values); a random value from any keyword is used one time in eight.
+    const KEYWORDS: &[(&str, &[&str])] = &[
+        (
+            "PasswordAuthentication",
+            &["yes", "no", "YES", "maybe", "= no"],
+        ),
+        (
+            "permitrootlogin",
+            &[
+                "prohibit-password",
+                "forced-commands-only",
+                "without-password",
+                "no",
+            ],
+        ),
+        ("X11Forwarding", &["yes", "no # comment", "\"yes\""]),
+        ("MaxAuthTries", &["0", "3", "-1", "10x", "2147483648"]),
+        ("LoginGraceTime", &["1m30s", "2h", "0", "10x", "1w2d"]),
+        ("ClientAliveInterval", &["15", "1m", "none"]),
+        (
+            "Ciphers",
+            &[
+                "aes128-ctr",
+                "+aes128-cbc",
+                "-aes*",
+                "^chacha20-poly1305@openssh.com",
+                "aes*",
+                "3des-cbc,aes256-ctr",
+            ],
+        ),
+        (
+            "MACs",
+            &[
+                "hmac-sha2-256,umac-128@openssh.com",
+                "-hmac-sha1*",
+                "+hmac-md5",
+                "^hmac-sha1",
+            ],
+        ),
+        (
+            "KexAlgorithms",
+            &[
+                "curve25519-sha256",
+                "-diffie*",
+                "+diffie-hellman-group1-sha1",
+                "^sntrup761x25519-sha512@openssh.com",
+            ],
+        ),
+        (
+            "PubkeyAcceptedAlgorithms",
+            &[
+                "+ssh-rsa",
+                "-*nistp*",
+                "ssh-ed25519*",
+                "^rsa-sha2-512",
+                "ssh-dss,bogus",
+            ],
+        ),
+        (
+            "HostKeyAlgorithms",
+            &["-ssh-rsa*", "rsa-sha2-*", "+ssh-dss"],
+        ),
+        (
+            "CASignatureAlgorithms",
+            &["-ssh-rsa", "ssh-ed25519", "^rsa-sha2-256"],
+        ),
+        (
+            "AllowUsers",
+            &["alice bob", "*@10.0.0.0/8", "root@10.0.0.1/8", "x@*"],
+        ),
+        ("DenyGroups", &["wheel", "a,b # comment", "adm sudo"]),
+        ("AcceptEnv", &["LANG LC_*", "A=1", "XMODIFIERS"]),
+        ("SetEnv", &["A=1 B=2", "A=3", "NOEQ"]),
+        (
+            "AuthorizedKeysFile",
+            &[".ssh/k %h/.ssh/k2", "none", "~/.ssh/x", "\"a b\""],
+        ),
+        ("Banner", &["none", "/etc/issue", "rel/banner"]),
+        ("LogLevel", &["VERBOSE", "debug3", "quiet", "LOUD"]),
+        (
+            "MaxStartups",
+            &["10:30:100", "5", "3:50:2", "10:0:20", "7:20"],
+        ),
+        ("RekeyLimit", &["1G 1h", "default none", "512M", "8", "1X"]),
+        (
+            "IPQoS",
+            &["af21 cs1", "lowdelay", "0x20 0x88", "300", "le ef"],
+        ),
+        ("AllowTcpForwarding", &["all", "local", "remote", "no"]),
+        ("GatewayPorts", &["clientspecified", "yes", "nope"]),
+        ("Compression", &["delayed", "no", "yes"]),
+        (
+            "PermitOpen",
+            &["host:22", "any", "none", "[::1]:22 h:*", "nohost"],
+        ),
+        ("PermitListen", &["8080", "any", "localhost:0", "h:x"]),
+        (
+            "AuthenticationMethods",
+            &[
+                "publickey,password",
+                "publickey keyboard-interactive:pam",
+                "any",
+                "bogus",
+            ],
+        ),
+        ("StreamLocalBindMask", &["0022", "0777", "0800"]),
+        ("ChallengeResponseAuthentication", &["yes", "no"]),
+        ("UsePrivilegeSeparation", &["sandbox", "yes"]),
+        ("Port", &["2222", "22", "0", "ssh", "65536"]),
+        (
+            "ListenAddress",
+            &["127.0.0.1", "[::1]:22", "0.0.0.0:2200", "::", "1.2.3.4:x"],
+        ),
+        (
+            "Subsystem",
+            &[
+                "sftp /usr/lib/sftp-server",
+                "sftp internal-sftp -l INFO",
+                "x",
+            ],
+        ),
+        ("ForceCommand", &["/bin/true arg", "internal-sftp", "none"]),
+        (
+            "PermitTunnel",
+            &["point-to-point", "ethernet", "yes", "Yes"],
+        ),
+        ("UnusedConnectionTimeout", &["none", "5m", "bogus"]),
+        (
+            "ChannelTimeout",
+            &["session=5m", "none", "x11=1h agent-connection=10m", "bad"],
+        ),
+        ("PerSourceNetBlockSize", &["24:64", "16", "33"]),
+        ("PerSourceMaxStartups", &["none", "10", "x"]),
+        ("IgnoreRhosts", &["shosts-only", "yes"]),
+        ("AddressFamily", &["inet", "inet6", "any"]),
+        ("PermitUserEnvironment", &["yes", "no", "LANG,LC_*"]),
+        (
+            "PubkeyAuthOptions",
+            &[
+                "none",
+                "touch-required",
+                "verify-required touch-required",
+                "bad",
+            ],
+        ),
+        ("LogVerbose", &["kex.c:*:1000", "none"]),
+        ("FingerprintHash", &["md5", "sha256", "sha1"]),
+        ("SyslogFacility", &["AUTH", "local7", "bogus"]),
+        ("VersionAddendum", &["none", "hello world"]),
+        ("AuthorizedKeysCommand", &["/bin/ak %u", "none", "rel"]),
+        ("AuthorizedPrincipalsCommand", &["/bin/ap %u"]),
+        ("ChrootDirectory", &["/srv/%u", "none"]),
+        ("MaxSessions", &["1", "0"]),
+        ("HostbasedAcceptedKeyTypes", &["ssh-ed25519"]),
+        ("Protocol", &["2", "1,2"]),
+    ];
+    const MATCHES: &[&str] = &[
+        "Match User alice",
+        "Match User *,!root",
+        "Match Group sudo",
+        "Match Address 10.0.0.0/8",
+        "Match Host *.example.com",
+        "Match all",
+        "Match LocalAddress 127.0.0.1",
+        "Match User bob Address 192.168.0.0/16",
+    ];
+    const SPECS: &[&str] = &[
+        "user=alice,addr=10.1.2.3,host=a.example.com,laddr=127.0.0.1",
+        "user=root,addr=192.168.1.1",
+        "user=bob,addr=192.168.9.9,host=x",
+    ];
+    let mut seed: u64 = 0x5eed_1234_abcd_0001;
+    let mut rnd = |n: usize| -> usize {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut failures = Vec::new();
+    let mut accepted = 0;
+    let total = 600;
+    for i in 0..total {
+        let mut text = String::new();
+        for _ in 0..1 + rnd(8) {
+            if rnd(6) == 0 {
+                text.push_str(MATCHES[rnd(MATCHES.len())]);
+            } else {
+                let (k, vals) = KEYWORDS[rnd(KEYWORDS.len())];
+                let vals = if rnd(8) == 0 {
+                    KEYWORDS[rnd(KEYWORDS.len())].1
+                } else {
+                    vals
+                };
+                let k = if rnd(4) == 0 {
+                    k.to_ascii_uppercase()
+                } else {
+                    k.to_owned()
+                };
+                text.push_str(&format!("{k} {}", vals[rnd(vals.len())]));
+            }
+            text.push('\n');
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        fs::create_dir_all(root.join("etc/ssh")).expect("mkdir");
+        self_link(&root);
+        // The audited system here is the host itself: sshd resolves `~` (root's home) and
+        // service names (`Port ssh`) from the host's files, so give the view the same files.
+        for f in ["passwd", "group", "services"] {
+            fs::copy(Path::new("/etc").join(f), root.join("etc").join(f)).expect("copy host file");
+        }
+        let config = format!("{}/etc/ssh/sshd_config", root.display());
+        fs::write(&config, format!("HostKey {}\n{text}", host_key().display())).expect("write");
+        let spec = SPECS[rnd(SPECS.len())].to_owned();
+        let p = Prepared {
+            _dir: dir,
+            root,
+            config,
+            spec: Some(spec.clone()),
+        };
+        let (ok, stdout, stderr) = real_sshd("-T", &p);
+        let mine = ours(&p);
+        let verdict = match (&mine, ok) {
+            (Ok(m), true) if *m == stdout => {
+                accepted += 1;
+                None
+            }
+            (Ok(m), true) => Some(format!("output differs:\n{}", line_diff(m, &stdout))),
+            (Err(_), false) => None,
+            (Ok(_), false) => Some(format!(
+                "sshd rejects ({}) but hardenctl accepts",
+                stderr.trim()
+            )),
+            (Err(e), true) => Some(format!("hardenctl rejects ({e}) but sshd accepts")),
+        };
+        if let Some(v) = verdict {
+            failures.push(format!("config #{i} (-C {spec}):\n{text}=> {v}"));
+        }
+    }
+    // Guard against a generator that only produces rejected configurations.
+    assert!(accepted > total / 4, "only {accepted} of {total} accepted");
+    assert!(
+        failures.is_empty(),
+        "{} of {total} random configs disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

@@ -1827,3 +1827,56 @@ pub(crate) fn copy_set(dst: &mut Opts, mo: &Opts) -> Result<(), SshdError> {
     }
     Ok(())
 }
+
+/// The checks sshd makes after filling defaults and before `-T` prints anything (sshd.c main):
+/// a key/principals command needs its user, and some AuthenticationMethods list must consist of
+/// enabled methods only.
+pub(crate) fn sanity_checks(o: &Opts, file: &str) -> Result<(), SshdError> {
+    let fail = |k: &str, message: &str| {
+        let src = o.m.get(k).and_then(|s| s.src.clone()).unwrap_or(Source {
+            file: file.to_owned(),
+            line: 0,
+        });
+        Err(err(&src, message))
+    };
+    for (cmd, user, name) in [
+        (
+            "authorizedkeyscommand",
+            "authorizedkeyscommanduser",
+            "AuthorizedKeysCommand set without AuthorizedKeysCommandUser",
+        ),
+        (
+            "authorizedprincipalscommand",
+            "authorizedprincipalscommanduser",
+            "AuthorizedPrincipalsCommand set without AuthorizedPrincipalsCommandUser",
+        ),
+    ] {
+        let set = o.get1(cmd).is_some_and(|v| !v.eq_ignore_ascii_case("none"));
+        if set && !o.is_set(user) {
+            return fail(cmd, name);
+        }
+    }
+    if let Some(lists) = o.m.get("authenticationmethods")
+        && !lists.vals.is_empty()
+    {
+        let enabled = |m: &str| {
+            let flag = match m.split(':').next().unwrap_or("") {
+                "none" => return true,
+                "publickey" => "pubkeyauthentication",
+                "password" => "passwordauthentication",
+                "keyboard-interactive" => "kbdinteractiveauthentication",
+                "hostbased" => "hostbasedauthentication",
+                "gssapi-with-mic" => "gssapiauthentication",
+                _ => return false,
+            };
+            o.get1(flag) == Some("yes")
+        };
+        if !lists.vals.iter().any(|l| l.split(',').all(enabled)) {
+            return fail(
+                "authenticationmethods",
+                "AuthenticationMethods cannot be satisfied by enabled authentication methods",
+            );
+        }
+    }
+    Ok(())
+}

@@ -243,6 +243,7 @@ fn evaluate(
     parser.parse_depth(&mut opts, file, text, 0, &mut active, 0)?;
     engine::process_listen(&mut opts)?;
     engine::fill_defaults(&mut opts)?;
+    engine::sanity_checks(&opts, file)?;
     // Pass 2: Match blocks for the connection, into a fresh option set copied over pass 1.
     parser.set_conn(Some(engine::Conn { spec }));
     let mut mo = engine::Opts::default();
