@@ -1580,21 +1580,27 @@ fn assemble_all(o: &mut Opts, only_raw_from_match: bool) -> Result<(), SshdError
 }
 
 /// `process_queued_listen_addrs()` + the ListenAddress default of `fill_default_server_options`:
-/// turns queued addresses into the printed `host:port` lines. Only numeric addresses can be
-/// expanded offline; a host name is kept as written (sshd would resolve it).
-pub(crate) fn process_listen(o: &mut Opts) -> Result<(), SshdError> {
+/// turns queued addresses into the printed `host:port` lines. Numeric addresses are expanded
+/// like getaddrinfo does; host names are looked up in the audited system's /etc/hosts (glibc's
+/// "files" source). A name /etc/hosts does not know is kept as written: sshd would ask DNS,
+/// which an offline audit cannot.
+pub(crate) fn process_listen(o: &mut Opts, view: Option<&dyn SystemView>) -> Result<(), SshdError> {
     if !o.is_set("port") {
         o.set("port", vec!["22".into()], None);
     }
     o.default("addressfamily", "any");
     let af = o.get1("addressfamily").unwrap_or("any").to_owned();
     let ports: Vec<String> = o.m.get("port").map(|s| s.vals.clone()).unwrap_or_default();
-    let fmt = |host: &str, port: &str| -> Option<String> {
-        match matching::parse_addr(host) {
-            Some(IpAddr::V6(a)) => (af != "inet").then(|| format!("[{a}]:{port}")),
-            Some(IpAddr::V4(a)) => (af != "inet6").then(|| format!("{a}:{port}")),
-            None => Some(format!("{host}:{port}")),
-        }
+    let hosts = view
+        .and_then(|v| v.read_optional("/etc/hosts").ok().flatten())
+        .unwrap_or_default();
+    let family_ok = |ip: &IpAddr| match ip {
+        IpAddr::V6(_) => af != "inet",
+        IpAddr::V4(_) => af != "inet6",
+    };
+    let fmt = |ip: &IpAddr, port: &str| match ip {
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+        IpAddr::V4(a) => format!("{a}:{port}"),
     };
     let mut lines = Vec::new();
     let mut src = None;
@@ -1606,23 +1612,34 @@ pub(crate) fn process_listen(o: &mut Opts) -> Result<(), SshdError> {
         } else {
             ports.clone()
         };
+        let addrs: Option<Vec<IpAddr>> = match matching::parse_addr(host) {
+            Some(ip) => Some(vec![ip]),
+            None => {
+                let found = hosts_lookup(&hosts, host);
+                (!found.is_empty()).then_some(found)
+            }
+        };
         for p in batch {
-            match fmt(host, &p) {
-                Some(l) => lines.push(l),
-                None => {
-                    let s = qsrc.clone().unwrap_or(Source {
-                        file: String::new(),
-                        line: 0,
-                    });
-                    return Err(err(&s, format!("bad addr or host: {host}")));
+            match &addrs {
+                None => lines.push(format!("{host}:{p}")),
+                Some(addrs) => {
+                    let ok: Vec<&IpAddr> = addrs.iter().filter(|ip| family_ok(ip)).collect();
+                    if ok.is_empty() {
+                        let s = qsrc.clone().unwrap_or(Source {
+                            file: String::new(),
+                            line: 0,
+                        });
+                        return Err(err(&s, format!("bad addr or host: {host}")));
+                    }
+                    // sshd prints each getaddrinfo batch in reverse order.
+                    lines.extend(ok.iter().rev().map(|ip| fmt(ip, &p)));
                 }
             }
         }
     }
     if queued.is_empty() {
         for p in &ports {
-            // getaddrinfo(NULL, AI_PASSIVE) yields 0.0.0.0 then ::, and sshd prints each
-            // batch in reverse.
+            // getaddrinfo(NULL, AI_PASSIVE) yields 0.0.0.0 then ::, printed in reverse.
             if af != "inet" {
                 lines.push(format!("[::]:{p}"));
             }
@@ -1633,6 +1650,22 @@ pub(crate) fn process_listen(o: &mut Opts) -> Result<(), SshdError> {
     }
     o.set("listenaddress", lines, src);
     Ok(())
+}
+
+/// Addresses of `name` in an /etc/hosts text, in file order, without duplicates.
+fn hosts_lookup(hosts: &str, name: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for line in hosts.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut f = line.split_whitespace();
+        let Some(ip) = f.next().and_then(|a| a.parse::<IpAddr>().ok()) else {
+            continue;
+        };
+        if f.any(|n| n.eq_ignore_ascii_case(name)) && !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
 }
 
 /// `fill_default_server_options()` with this Debian build's compiled-in defaults.

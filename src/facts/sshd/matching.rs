@@ -73,9 +73,57 @@ pub(crate) fn match_hostname(host: &str, pattern: &str) -> i32 {
     match_pattern_list(&host.to_ascii_lowercase(), pattern, true)
 }
 
-/// Parses a numeric address the way `getaddrinfo(AI_NUMERICHOST)` does for the common forms.
+/// Parses a numeric address the way `getaddrinfo(AI_NUMERICHOST)` does, including the
+/// `inet_aton` shorthand IPv4 forms glibc accepts (`16` = 0.0.0.16, `1.2` = 1.0.0.2, octal and
+/// hex parts).
 pub(crate) fn parse_addr(s: &str) -> Option<IpAddr> {
-    s.parse::<IpAddr>().ok()
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    inet_aton(s).map(|v| IpAddr::V4(v.into()))
+}
+
+fn inet_aton(s: &str) -> Option<u32> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut nums = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
+        {
+            (h, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (*p, 10)
+        };
+        if digits.is_empty() && radix != 8 {
+            return None;
+        }
+        if !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        let v = if digits.is_empty() {
+            0
+        } else {
+            u64::from_str_radix(digits, radix).ok()?
+        };
+        nums.push(v);
+    }
+    let (last, head) = nums.split_last()?;
+    if head.iter().any(|&v| v > 255) {
+        return None;
+    }
+    let last_bits = 8 * (4 - head.len() as u32);
+    if last_bits < 64 && *last >= (1u64 << last_bits) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for (i, h) in head.iter().enumerate() {
+        v |= h << (24 - 8 * i as u32);
+    }
+    u32::try_from(v | last).ok()
 }
 
 /// `addr_pton_cidr()`: Ok((net, masklen)), Err(-1) when it is not an address, Err(-2) when the
@@ -220,5 +268,11 @@ mod tests {
         assert_eq!(addr_match_list(None, "10.0.0.0/33"), -2);
         assert_eq!(addr_match_list(Some("::1"), "::1/128"), 1);
         assert_eq!(addr_match_list(None, ""), -2);
+        assert_eq!(parse_addr("16"), "0.0.0.16".parse().ok());
+        assert_eq!(parse_addr("1.2"), "1.0.0.2".parse().ok());
+        assert_eq!(parse_addr("010.1"), "8.0.0.1".parse().ok());
+        assert_eq!(parse_addr("0x7f.1"), "127.0.0.1".parse().ok());
+        assert_eq!(parse_addr("256.1.1.1"), None);
+        assert_eq!(parse_addr("a.b"), None);
     }
 }

@@ -13,9 +13,10 @@
 //!
 //! Everything read goes through a [`SystemView`]; the parser never panics on hostile input.
 //!
-//! Known limits (documented where they matter): `ListenAddress` host names are not resolved
-//! (sshd resolves them with DNS), `RDomain` is rejected as this Linux build does, and only the
-//! algorithm names of this build are known.
+//! Known limits (documented where they matter): `ListenAddress` host names are resolved through
+//! the audited system's /etc/hosts only (sshd would also ask DNS; unknown names are kept as
+//! written), host keys are not loaded (sshd -T refuses to run when none loads), `RDomain` is
+//! rejected as this Linux build does, and only the algorithm names of this build are known.
 
 mod engine;
 mod keywords;
@@ -241,7 +242,7 @@ fn evaluate(
     let mut opts = engine::Opts::default();
     let mut active = true;
     parser.parse_depth(&mut opts, file, text, 0, &mut active, 0)?;
-    engine::process_listen(&mut opts)?;
+    engine::process_listen(&mut opts, view)?;
     engine::fill_defaults(&mut opts)?;
     engine::sanity_checks(&opts, file)?;
     // Pass 2: Match blocks for the connection, into a fresh option set copied over pass 1.
