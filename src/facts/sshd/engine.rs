@@ -1767,6 +1767,16 @@ pub(crate) fn fill_defaults(o: &mut Opts) -> Result<(), SshdError> {
         );
     }
     assemble_all(o, false)?;
+    // CLEAR_ON_NONE leaves a NULL in the array, which glibc's printf prints as "(null)".
+    for k in ["hostkey", "hostcertificate"] {
+        if let Some(s) = o.m.get_mut(k) {
+            for v in &mut s.vals {
+                if v.eq_ignore_ascii_case("none") {
+                    *v = "(null)".to_owned();
+                }
+            }
+        }
+    }
     // CLEAR_ON_NONE_ARRAY: a lone "none"/"any" empties the list.
     for (k, none) in [("channeltimeout", "none"), ("authenticationmethods", "any")] {
         if o.m

@@ -209,6 +209,14 @@ pub struct Disagreement {
     pub theirs: Vec<String>,
 }
 
+/// Every keyword spelling this sshd accepts (lower case, aliases and deprecated ones included),
+/// with whether it is allowed inside a `Match` block.
+pub fn keywords() -> impl Iterator<Item = (&'static str, bool)> {
+    keywords::KEYWORDS
+        .iter()
+        .map(|k| (k.name, k.flags & keywords::MATCH != 0))
+}
+
 /// Computes the effective configuration of `config_path` for the connection `spec`, like
 /// `sshd -T -f config_path -C spec`.
 pub fn effective(
