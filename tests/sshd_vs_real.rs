@@ -613,7 +613,7 @@ fn keyword_cases(values: &[&str], match_values: &[&str], match_all: bool) {
                 "Match User y"
             };
             cases.push((format!("{block}\n{k} {v}\n"), "user=x".to_owned()));
-            if match_all && !(k == "listenaddress" && !numeric(v)) {
+            if match_all && (k != "listenaddress" || numeric(v)) {
                 cases.push((format!("Match all\n{k} {v}\n"), "user=x".to_owned()));
             }
         }
