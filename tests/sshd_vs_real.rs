@@ -442,6 +442,12 @@ fn random_configs_agree_with_real_sshd() {
         "Match LocalAddress 127.0.0.1",
         "Match User bob Address 192.168.0.0/16",
     ];
+    const INCLUDES: &[&str] = &[
+        "Include @ROOT@/etc/ssh/sshd_config.d/*.conf",
+        "Include @ROOT@/etc/ssh/sshd_config.d/a.conf",
+        "Include @REL@/sshd_config.d/b.conf",
+        "Include @ROOT@/etc/ssh/missing/*.conf @ROOT@/etc/ssh/sshd_config.d/b*",
+    ];
     const SPECS: &[&str] = &[
         "user=alice,addr=10.1.2.3,host=a.example.com,laddr=127.0.0.1",
         "user=root,addr=192.168.1.1",
@@ -464,27 +470,36 @@ fn random_configs_agree_with_real_sshd() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(600);
     for i in 0..total {
-        let mut text = String::new();
-        for _ in 0..1 + rnd(8) {
-            if rnd(6) == 0 {
-                text.push_str(MATCHES[rnd(MATCHES.len())]);
-            } else {
-                let (k, vals) = KEYWORDS[rnd(KEYWORDS.len())];
-                // ListenAddress only gets its own (numeric or /etc/hosts) values: any other word
-                // is a host name sshd sends to DNS, which depends on the network, not on files.
-                let vals = if rnd(8) == 0 && k != "ListenAddress" {
-                    KEYWORDS[rnd(KEYWORDS.len())].1
-                } else {
-                    vals
-                };
-                let k = if rnd(4) == 0 {
-                    k.to_ascii_uppercase()
-                } else {
-                    k.to_owned()
-                };
-                text.push_str(&format!("{k} {}", vals[rnd(vals.len())]));
+        // The main file and two included files; every third config uses includes at all.
+        let with_includes = rnd(3) == 0;
+        let mut texts = [String::new(), String::new(), String::new()];
+        for (f, text) in texts.iter_mut().enumerate() {
+            if f > 0 && !with_includes {
+                break;
             }
-            text.push('\n');
+            for _ in 0..1 + rnd(8) {
+                if with_includes && rnd(8) == 0 {
+                    text.push_str(INCLUDES[rnd(INCLUDES.len())]);
+                } else if rnd(6) == 0 {
+                    text.push_str(MATCHES[rnd(MATCHES.len())]);
+                } else {
+                    let (k, vals) = KEYWORDS[rnd(KEYWORDS.len())];
+                    // ListenAddress only gets its own (numeric or /etc/hosts) values: any other
+                    // word is a host name sshd sends to DNS, which depends on the network.
+                    let vals = if rnd(8) == 0 && k != "ListenAddress" {
+                        KEYWORDS[rnd(KEYWORDS.len())].1
+                    } else {
+                        vals
+                    };
+                    let k = if rnd(4) == 0 {
+                        k.to_ascii_uppercase()
+                    } else {
+                        k.to_owned()
+                    };
+                    text.push_str(&format!("{k} {}", vals[rnd(vals.len())]));
+                }
+                text.push('\n');
+            }
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().canonicalize().expect("canonical");
@@ -495,8 +510,24 @@ fn random_configs_agree_with_real_sshd() {
         for f in ["passwd", "group", "services", "hosts"] {
             fs::copy(Path::new("/etc").join(f), root.join("etc").join(f)).expect("copy host file");
         }
-        let config = format!("{}/etc/ssh/sshd_config", root.display());
-        fs::write(&config, format!("HostKey {}\n{text}", host_key().display())).expect("write");
+        let root_s = root.display().to_string();
+        let subst = |t: &str| {
+            t.replace("@ROOT@", &root_s)
+                .replace("@REL@", &format!("../..{root_s}/etc/ssh"))
+        };
+        let config = format!("{root_s}/etc/ssh/sshd_config");
+        let [main, a, b] = &texts;
+        fs::write(
+            &config,
+            format!("HostKey {}\n{}", host_key().display(), subst(main)),
+        )
+        .expect("write");
+        if with_includes {
+            fs::create_dir_all(root.join("etc/ssh/sshd_config.d")).expect("mkdir");
+            fs::write(root.join("etc/ssh/sshd_config.d/a.conf"), subst(a)).expect("write");
+            fs::write(root.join("etc/ssh/sshd_config.d/b.conf"), subst(b)).expect("write");
+        }
+        let text = texts.join("---\n");
         let spec = SPECS[rnd(SPECS.len())].to_owned();
         let p = Prepared {
             _dir: dir,
