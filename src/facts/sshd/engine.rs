@@ -27,6 +27,10 @@ const MAX_SUBSYSTEMS: usize = 256;
 /// Upper bound on files pulled in by includes, so a hostile tree cannot make us read forever
 /// (sshd itself is bounded by the depth limit only; real configurations are far below this).
 const MAX_INCLUDED_FILES: usize = 4096;
+/// Upper bound on configuration lines processed in one pass. Includes are cached and re-parsed
+/// on every Include line, so a hostile tree of files each including the next many times grows
+/// exponentially up to the depth limit; sshd would hang on it, an auditor must not.
+const MAX_LINES: usize = 200_000;
 /// sshd resolves relative Include paths against this directory (`SSHDIR`).
 const SSHDIR: &str = "/etc/ssh";
 /// sshd's working directory when run as a service; relative file names are made absolute
@@ -130,6 +134,7 @@ pub(crate) struct Parser<'a> {
     conn: Option<Conn<'a>>,
     includes: Vec<IncludeItem>,
     files_read: usize,
+    lines: usize,
     accounts: Option<(Vec<Passwd>, Vec<Group>)>,
 }
 
@@ -195,12 +200,14 @@ impl<'a> Parser<'a> {
             conn: None,
             includes: Vec::new(),
             files_read: 0,
+            lines: 0,
             accounts: None,
         }
     }
 
     pub(crate) fn set_conn(&mut self, conn: Option<Conn<'a>>) {
         self.conn = conn;
+        self.lines = 0;
     }
 
     fn accounts(&mut self) -> &(Vec<Passwd>, Vec<Group>) {
@@ -299,6 +306,13 @@ impl<'a> Parser<'a> {
                 file: file.to_owned(),
                 line: i + 1,
             };
+            self.lines += 1;
+            if self.lines > MAX_LINES {
+                return Err(err(
+                    &src,
+                    "configuration too large (include fan-out); refusing to evaluate",
+                ));
+            }
             self.process_line(opts, line, &src, active, &mut flags, depth)?;
         }
         Ok(())

@@ -219,3 +219,155 @@ proptest::proptest! {
         let _ = parse_config_text(&format!("Match all\n{text}"), "fuzz");
     }
 }
+
+/// A temporary system tree for tests that need files (includes, accounts).
+fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, crate::system::RootView) {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    for (path, text) in files {
+        let p = dir.path().join(path.trim_start_matches('/'));
+        if let Some(parent) = p.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(e) = std::fs::write(&p, text) {
+            panic!("write {path}: {e}");
+        }
+    }
+    let view = match crate::system::RootView::open(dir.path()) {
+        Ok(v) => v,
+        Err(e) => panic!("root view: {e}"),
+    };
+    (dir, view)
+}
+
+fn eff_tree(view: &crate::system::RootView, spec: &str) -> Result<SshdEffective, SshdError> {
+    let spec = MatchSpec::parse(spec).unwrap_or_default();
+    effective(view, "/etc/ssh/sshd_config", &spec)
+}
+
+#[test]
+fn include_order_relative_and_sources() {
+    let (_d, view) = tree(&[
+        (
+            "/etc/ssh/sshd_config",
+            "Include sshd_config.d/*.conf\nPasswordAuthentication yes\n",
+        ),
+        ("/etc/ssh/sshd_config.d/20-b.conf", "MaxAuthTries 2\n"),
+        (
+            "/etc/ssh/sshd_config.d/10-a.conf",
+            "PasswordAuthentication no\nMaxAuthTries 1\n",
+        ),
+        ("/etc/ssh/sshd_config.d/.hidden.conf", "MaxAuthTries 9\n"),
+    ]);
+    let e = match eff_tree(&view, "") {
+        Ok(e) => e,
+        Err(e) => panic!("{e}"),
+    };
+    let pa = e.get("passwordauthentication").cloned();
+    assert_eq!(
+        pa.as_ref().map(|s| s.values.clone()),
+        Some(vec!["no".to_owned()])
+    );
+    assert_eq!(
+        pa.and_then(|s| s.source),
+        Some(Source {
+            file: "/etc/ssh/sshd_config.d/10-a.conf".into(),
+            line: 1
+        })
+    );
+    assert_eq!(
+        e.get("maxauthtries").map(|s| s.values.clone()),
+        Some(vec!["1".to_owned()])
+    );
+}
+
+#[test]
+fn include_recursion_is_an_error_not_a_hang() {
+    let (_d, view) = tree(&[("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config\n")]);
+    assert!(eff_tree(&view, "").is_err());
+    // Fan-out without recursion: each file includes the next one 50 times (50^6 lines).
+    let mut files: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            (
+                format!("/etc/ssh/f{i}.conf"),
+                format!("Include /etc/ssh/f{}.conf\n", i + 1).repeat(50),
+            )
+        })
+        .collect();
+    files.push(("/etc/ssh/f6.conf".into(), "MaxSessions 3\n".into()));
+    files.push((
+        "/etc/ssh/sshd_config".into(),
+        "Include /etc/ssh/f0.conf\n".into(),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (_d, view) = tree(&refs);
+    match eff_tree(&view, "") {
+        Err(e) => assert!(e.to_string().contains("too large"), "{e}"),
+        Ok(_) => panic!("fan-out accepted"),
+    }
+}
+
+#[test]
+fn match_group_uses_group_file_members_and_primary_gid() {
+    let (_d, view) = tree(&[
+        (
+            "/etc/ssh/sshd_config",
+            "Match Group devs\nX11Forwarding yes\nMatch Group staff\nMaxSessions 2\nMatch Group devs,!banned\nPermitTTY no\n",
+        ),
+        (
+            "/etc/passwd",
+            "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n",
+        ),
+        (
+            "/etc/group",
+            "root:x:0:\nstaff:x:1000:\ndevs:x:2000:alice,bob\nbanned:x:2001:bob\nbob:x:1001:\n",
+        ),
+    ]);
+    let get = |spec: &str, k: &str| match eff_tree(&view, spec) {
+        Ok(e) => e.get(k).map(|s| s.values.join(" ")).unwrap_or_default(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(get("user=alice", "x11forwarding"), "yes");
+    assert_eq!(get("user=alice", "maxsessions"), "2");
+    assert_eq!(get("user=alice", "permittty"), "no");
+    assert_eq!(get("user=bob", "x11forwarding"), "yes");
+    assert_eq!(get("user=bob", "maxsessions"), "10");
+    assert_eq!(get("user=bob", "permittty"), "yes");
+    assert_eq!(get("user=nobody", "x11forwarding"), "no");
+}
+
+#[test]
+fn tilde_uses_root_home_of_the_audited_system() {
+    let (_d, view) = tree(&[
+        (
+            "/etc/ssh/sshd_config",
+            "AuthorizedKeysFile ~/.ssh/keys ~alice/k\n",
+        ),
+        (
+            "/etc/passwd",
+            "root:x:0:0:root:/var/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        ),
+    ]);
+    let e = match eff_tree(&view, "") {
+        Ok(e) => e,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        e.get("authorizedkeysfile").map(|s| s.values.clone()),
+        Some(vec![
+            "/var/root/.ssh/keys".to_owned(),
+            "/home/alice/k".to_owned()
+        ])
+    );
+}
+
+#[test]
+fn missing_main_config_is_a_read_error() {
+    let (_d, view) = tree(&[("/etc/passwd", "")]);
+    assert!(matches!(eff_tree(&view, ""), Err(SshdError::Read { .. })));
+}
