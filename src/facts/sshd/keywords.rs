@@ -367,6 +367,60 @@ pub(crate) fn lookup(keyword: &str) -> Option<&'static Keyword> {
         .find(|k| k.name.eq_ignore_ascii_case(keyword))
 }
 
+/// The `sshd -T` name a keyword spelling is printed under (`challengeresponseauthentication` →
+/// `kbdinteractiveauthentication`); `None` for keywords sshd -T never prints.
+pub(crate) fn output_name(keyword: &str) -> Option<&'static str> {
+    let k = lookup(keyword)?;
+    Some(match k.op {
+        Flag(s)
+        | Multi(s, _)
+        | Int(s)
+        | Time(s)
+        | Filename(s)
+        | KeyAlgos(s)
+        | Users(s)
+        | Groups(s)
+        | PermitOpen(s)
+        | Command(s)
+        | LocalUser(s) => s,
+        Ciphers => "ciphers",
+        Macs => "macs",
+        Kex => "kexalgorithms",
+        GssKex => "gssapikexalgorithms",
+        Port => "port",
+        ListenAddress => "listenaddress",
+        HostKey => "hostkey",
+        HostKeyAgent => "hostkeyagent",
+        HostCertificate => "hostcertificate",
+        PubkeyAuthOptions => "pubkeyauthoptions",
+        PermitUserEnvironment => "permituserenvironment",
+        RekeyLimit => "rekeylimit",
+        LogFacility => "syslogfacility",
+        LogLevel => "loglevel",
+        LogVerbose => "logverbose",
+        Subsystem => "subsystem",
+        MaxStartups => "maxstartups",
+        PerSourceNetBlockSize => "persourcenetblocksize",
+        PerSourceMaxStartups => "persourcemaxstartups",
+        AuthorizedKeysFile => "authorizedkeysfile",
+        AuthorizedPrincipalsFile => "authorizedprincipalsfile",
+        AcceptEnv => "acceptenv",
+        SetEnv => "setenv",
+        PermitTunnel => "permittunnel",
+        ForceCommand => "forcecommand",
+        ChrootDirectory => "chrootdirectory",
+        SecurityKeyProvider => "securitykeyprovider",
+        IpQos => "ipqos",
+        VersionAddendum => "versionaddendum",
+        AuthenticationMethods => "authenticationmethods",
+        StreamLocalBindMask => "streamlocalbindmask",
+        FingerprintHash => "fingerprinthash",
+        ChannelTimeout => "channeltimeout",
+        UnusedConnectionTimeout => "unusedconnectiontimeout",
+        RDomain | Include | Match | Deprecated | Unsupported | Ignore => return None,
+    })
+}
+
 /// Every cipher this build knows (`ssh -Q cipher`), in the library's order.
 pub(crate) const ALL_CIPHERS: &[&str] = &[
     "3des-cbc",

@@ -167,10 +167,12 @@ pub struct SshdEffective {
 }
 
 impl SshdEffective {
-    /// The effective value(s) of a keyword (`sshd -T` name, lower case). `None` when sshd -T
-    /// prints nothing for it (e.g. no `AllowUsers`).
+    /// The effective value(s) of a keyword, by its `sshd -T` name or any spelling sshd accepts
+    /// (case-insensitive; `ChallengeResponseAuthentication` finds `kbdinteractiveauthentication`).
+    /// `None` when sshd -T prints nothing for it (e.g. no `AllowUsers`).
     pub fn get(&self, keyword: &str) -> Option<&Setting> {
         let k = keyword.to_ascii_lowercase();
+        let k = keywords::output_name(&k).unwrap_or(&k);
         self.settings.iter().find(|s| s.keyword == k)
     }
 

@@ -66,6 +66,21 @@ fn case_equals_quotes_comments() {
 }
 
 #[test]
+fn get_by_alias() {
+    let e = eff("ChallengeResponseAuthentication no\n");
+    assert_eq!(
+        e.get("ChallengeResponseAuthentication")
+            .map(|s| s.keyword.as_str()),
+        Some("kbdinteractiveauthentication")
+    );
+    assert_eq!(
+        e.get("PubkeyAcceptedKeyTypes").map(|s| s.keyword.as_str()),
+        Some("pubkeyacceptedalgorithms")
+    );
+    assert!(e.get("allowusers").is_none());
+}
+
+#[test]
 fn aliases_and_enums() {
     assert_eq!(
         val(
