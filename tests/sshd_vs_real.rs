@@ -705,3 +705,68 @@ fn compare_text(text: &str, spec: &str) -> Option<String> {
     };
     Some(format!("(-C {spec}):\n{text}=> {verdict}"))
 }
+
+/// Lexical oddities: line endings, quotes, `=`, escapes, comments, NUL bytes, form feeds.
+#[test]
+fn odd_lines_agree_with_real_sshd() {
+    setup();
+    const ODD: &[&str] = &[
+        "PasswordAuthentication no\r\nX11Forwarding yes\r\n",
+        "\"PasswordAuthentication no\n",
+        "Port \"22\n",
+        "Port \"2222\"\n",
+        "PasswordAuthentication == no\n",
+        "PasswordAuthentication=\n",
+        "=PasswordAuthentication no\n",
+        "PasswordAuthentication no\u{c}\n",
+        "\u{c}PasswordAuthentication no\n",
+        "AcceptEnv A\\ B \"C D\" 'E F' G\\\\H\n",
+        "AcceptEnv A#B #C\n",
+        "AcceptEnv A \\\n",
+        "Banner /a\\\"b\n",
+        "PasswordAuthentication no\0X11Forwarding yes\nMaxSessions 3\n",
+        "   \t  \n\t# c\n  PermitRootLogin   no   \t \n",
+        "PermitRootLogin\tno\n",
+        "PermitRootLogin \"\"\n",
+        "Subsystem sftp \"/usr/lib/sftp server\" -l \"INFO\"\n",
+        "ForceCommand   \"quoted\"   cmd  \n",
+        "VersionAddendum \"quoted\" # not a comment\n",
+        "Match User \"alice\"\nX11Forwarding yes\n",
+        "Match User alice # comment\nX11Forwarding yes\n",
+        "Match All # comment\nX11Forwarding yes\n",
+        "Match User alice Host\nX11Forwarding yes\n",
+        "Match\n",
+        "Match all all\n",
+        "Match Address 10.0.0.0/8,!10.1.0.0/16\nX11Forwarding yes\n",
+        "Match Address 10.1.2.3/32\nX11Forwarding yes\n",
+        "Match Address ::ffff:10.1.2.3\nX11Forwarding yes\n",
+        "Match Group *\nX11Forwarding yes\n",
+        "Match User ALICE\nX11Forwarding yes\n",
+        "Match Host A.EXAMPLE.COM\nX11Forwarding yes\n",
+        "Match RDomain *\nX11Forwarding yes\n",
+        "Include\n",
+        "Include \"\"\n",
+        "AllowUsers alice@10.0.0.0/8 bob@bad/99\n",
+        "AuthorizedKeysFile\n",
+        "LogLevel INFO extra\n",
+        "MaxStartups 10:30:100junk\n",
+        "MaxStartups 10:30\n",
+        "RekeyLimit 1K\n",
+        "RekeyLimit 15\n",
+        "StreamLocalBindMask 0777junk\n",
+        "IPQoS 0x100\n",
+        "ClientAliveInterval 2147483647\n",
+        "ClientAliveInterval 2147483648\n",
+        "MaxAuthTries +5\n",
+        "MaxAuthTries 0x5\n",
+    ];
+    let specs = "user=alice,addr=10.1.2.3,host=a.example.com";
+    let failures: Vec<String> = ODD.iter().filter_map(|t| compare_text(t, specs)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} odd configs disagree:\n{}",
+        failures.len(),
+        ODD.len(),
+        failures.join("\n")
+    );
+}

@@ -386,3 +386,18 @@ fn missing_main_config_is_a_read_error() {
     let (_d, view) = tree(&[("/etc/passwd", "")]);
     assert!(matches!(eff_tree(&view, ""), Err(SshdError::Read { .. })));
 }
+
+#[test]
+fn serializes_to_json() {
+    let e = eff("PasswordAuthentication no\n");
+    let json = serde_json::to_value(&e).unwrap_or_default();
+    let pa = json["settings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["keyword"] == "passwordauthentication"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(pa["values"][0], "no");
+    assert_eq!(pa["source"]["line"], 2);
+    let err = rejects("Bogus x\n");
+    assert!(serde_json::to_string(&err).is_ok());
+}
