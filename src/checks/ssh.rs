@@ -128,7 +128,7 @@ pub(super) fn evaluate(
     let keyword = check.key.name.to_ascii_lowercase();
     if let Some((ours, theirs)) = sshd.disagreement(&keyword) {
         return Evaluation::error(format!(
-            "hardenctl computes `{keyword} {ours}` but sshd -T reports `{keyword} {theirs}`: a bug in hardenctl's sshd parser, please report it"
+            "hardenctl computes `{ours}` but sshd -T reports `{theirs}`: a bug in hardenctl's sshd parser, please report it"
         ));
     }
     let Some(setting) = effective.get(&keyword) else {

@@ -38,6 +38,21 @@ pub enum Domain {
     Audit(Common),
     /// nftables: the running ruleset (live) and the one loaded at boot.
     Firewall(Common),
+    /// The effective sshd configuration, in `sshd -T` form (lower-case `keyword value` lines).
+    Sshd(SshdArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SshdArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The configuration file, as a path inside the system.
+    #[arg(long, value_name = "FILE", default_value = facts::sshd::SSHD_CONFIG)]
+    pub config: String,
+    /// Evaluate Match blocks for this connection, like `sshd -T -C`
+    /// (`user=U,host=H,addr=A,laddr=L,lport=P,rdomain=R`).
+    #[arg(long, value_name = "SPEC")]
+    pub r#match: Option<String>,
 }
 
 fn json<T: Serialize>(value: &T, out: &mut dyn Write) -> io::Result<()> {
@@ -54,6 +69,7 @@ pub(super) fn run(args: &InspectArgs) -> Result<ExitCode, Failure> {
         | Domain::Accounts(c)
         | Domain::Audit(c)
         | Domain::Firewall(c) => c,
+        Domain::Sshd(a) => &a.common,
     };
     let view = common.target.open()?;
     let facts = Facts::new(view.as_ref());
@@ -208,6 +224,19 @@ pub(super) fn run(args: &InspectArgs) -> Result<ExitCode, Failure> {
                         Err(e) => writeln!(out, "# at boot: {e}"),
                     }
                 }
+            })?;
+        }
+        Domain::Sshd(a) => {
+            let spec = match &a.r#match {
+                Some(s) => facts::sshd::MatchSpec::parse(s)
+                    .map_err(|e| Failure(format!("--match: {e}")))?,
+                None => facts::sshd::MatchSpec::default(),
+            };
+            let eff = facts::sshd::effective(view.as_ref(), &a.config, &spec)
+                .map_err(|e| Failure(e.to_string()))?;
+            output::emit(None, |out| match fmt {
+                Format::Json => json(&eff, out),
+                Format::Text => write!(out, "{}", eff.render()),
             })?;
         }
     }
