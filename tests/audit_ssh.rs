@@ -3,36 +3,7 @@
 
 mod common;
 
-use common::{audit_json, base_root, finding, status};
-
-const HARDENED: &str = "\
-Include /etc/ssh/sshd_config.d/*.conf
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin no
-PermitEmptyPasswords no
-PubkeyAuthentication yes
-HostbasedAuthentication no
-IgnoreRhosts yes
-PermitUserEnvironment no
-StrictModes yes
-MaxAuthTries 3
-LoginGraceTime 30s
-MaxStartups 10:30:60
-MaxSessions 4
-X11Forwarding no
-AllowAgentForwarding no
-AllowTcpForwarding no
-PermitTunnel no
-GatewayPorts no
-ClientAliveInterval 5m
-ClientAliveCountMax 2
-LogLevel VERBOSE
-Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com
-KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256
-MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com
-HostKeyAlgorithms ssh-ed25519,rsa-sha2-512
-";
+use common::{audit_json, base_root, finding, fixture_root, status};
 
 fn ssh_statuses(report: &serde_json::Value) -> Vec<(String, String)> {
     report["findings"]
@@ -40,14 +11,18 @@ fn ssh_statuses(report: &serde_json::Value) -> Vec<(String, String)> {
         .unwrap()
         .iter()
         .filter(|f| f["domain"] == "ssh")
-        .map(|f| (f["id"].as_str().unwrap().to_owned(), f["status"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_owned(),
+                f["status"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
 #[test]
 fn hardened_sshd_config_passes_strict() {
-    let r = base_root();
-    r.file("/etc/ssh/sshd_config", HARDENED);
+    let r = fixture_root("hardened");
     let (report, _) = audit_json(r.path(), &["--level", "strict"]);
     let all = ssh_statuses(&report);
     assert_eq!(all.len(), 25);
@@ -71,43 +46,73 @@ fn stock_debian_config_fails_with_compiled_in_defaults_as_evidence() {
     let (report, code) = audit_json(r.path(), &["--level", "standard"]);
     assert_eq!(code, 1);
     let pw = finding(&report, "ssh.password-authentication");
-    assert_eq!((pw["status"].as_str(), pw["actual"].as_str()), (Some("fail"), Some("yes")));
+    assert_eq!(
+        (pw["status"].as_str(), pw["actual"].as_str()),
+        (Some("fail"), Some("yes"))
+    );
     assert_eq!(pw["evidence"][0]["text"], "compiled-in default: yes");
     let x11 = finding(&report, "ssh.x11-forwarding");
     assert_eq!(x11["evidence"][0]["line"], 4);
-    assert_eq!(status(&report, "ssh.kbd-interactive-authentication"), "pass");
+    assert_eq!(
+        status(&report, "ssh.kbd-interactive-authentication"),
+        "pass"
+    );
     // Debian's default MAC list includes hmac-sha1 and umac-64: not in the strong set.
     assert_eq!(status(&report, "ssh.macs"), "fail");
     assert_eq!(status(&report, "ssh.ciphers"), "pass");
-    assert_eq!(finding(&report, "ssh.permit-root-login")["actual"], "without-password");
+    assert_eq!(
+        finding(&report, "ssh.permit-root-login")["actual"],
+        "without-password"
+    );
 }
 
 #[test]
 fn first_value_wins_across_includes() {
     let r = base_root();
     // The drop-in is read first (Include at the top), so its value wins over the main file's.
-    r.file("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\nPermitRootLogin yes\n")
-        .file("/etc/ssh/sshd_config.d/10-hardening.conf", "PasswordAuthentication no\n")
-        .file("/etc/ssh/sshd_config.d/20-late.conf", "PasswordAuthentication yes\nPermitRootLogin no\n");
+    r.file(
+        "/etc/ssh/sshd_config",
+        "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\nPermitRootLogin yes\n",
+    )
+    .file(
+        "/etc/ssh/sshd_config.d/10-hardening.conf",
+        "PasswordAuthentication no\n",
+    )
+    .file(
+        "/etc/ssh/sshd_config.d/20-late.conf",
+        "PasswordAuthentication yes\nPermitRootLogin no\n",
+    );
     let (report, _) = audit_json(r.path(), &["--level", "standard"]);
     let pw = finding(&report, "ssh.password-authentication");
     assert_eq!(pw["status"], "pass");
-    assert_eq!(pw["evidence"][0]["file"], "/etc/ssh/sshd_config.d/10-hardening.conf");
+    assert_eq!(
+        pw["evidence"][0]["file"],
+        "/etc/ssh/sshd_config.d/10-hardening.conf"
+    );
     let root = finding(&report, "ssh.permit-root-login");
     assert_eq!(root["status"], "pass", "{root}");
-    assert_eq!(root["evidence"][0]["file"], "/etc/ssh/sshd_config.d/20-late.conf");
+    assert_eq!(
+        root["evidence"][0]["file"],
+        "/etc/ssh/sshd_config.d/20-late.conf"
+    );
 }
 
 #[test]
 fn invalid_config_makes_every_ssh_check_an_error_naming_the_line() {
     let r = base_root();
-    r.file("/etc/ssh/sshd_config", "PermitRootLogin no\nPasswordAuthentication maybe\n");
+    r.file(
+        "/etc/ssh/sshd_config",
+        "PermitRootLogin no\nPasswordAuthentication maybe\n",
+    );
     let (report, code) = audit_json(r.path(), &["--level", "minimal"]);
     assert_eq!(code, 1);
     for (id, st) in ssh_statuses(&report) {
         assert_eq!(st, "error", "{id}");
         let reason = finding(&report, &id)["reason"].as_str().unwrap().to_owned();
-        assert!(reason.contains("/etc/ssh/sshd_config") && reason.contains("line 2"), "{reason}");
+        assert!(
+            reason.contains("/etc/ssh/sshd_config") && reason.contains("line 2"),
+            "{reason}"
+        );
     }
 }
 
@@ -117,5 +122,10 @@ fn no_sshd_config_means_not_applicable() {
     let (report, _) = audit_json(r.path(), &["--level", "minimal"]);
     let f = finding(&report, "ssh.permit-empty-passwords");
     assert_eq!(f["status"], "not-applicable");
-    assert!(f["reason"].as_str().unwrap().contains("/etc/ssh/sshd_config does not exist"));
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/ssh/sshd_config does not exist")
+    );
 }

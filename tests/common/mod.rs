@@ -169,3 +169,44 @@ impl Drop for Netns {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
+
+/// A copy of `tests/fixtures/roots/NAME` in a temporary directory, with symlinks kept and the
+/// modes and owners git cannot store applied (shadow files 0640 root:shadow, host keys 0600).
+pub fn fixture_root(name: &str) -> Root {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/roots")
+        .join(name);
+    let r = Root::new();
+    copy_tree(&src, r.path());
+    for f in ["/etc/shadow", "/etc/gshadow"] {
+        if r.path().join(&f[1..]).exists() {
+            r.chmod(f, 0o640).chown(f, 0, 42);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(r.path().join("etc/ssh")) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("ssh_host_") && n.ends_with("_key") {
+                r.chmod(&format!("/etc/ssh/{n}"), 0o600);
+            }
+        }
+    }
+    r
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let ty = entry.file_type().unwrap();
+        if ty.is_symlink() {
+            let _ = std::fs::remove_file(&dst);
+            symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if ty.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
