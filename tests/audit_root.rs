@@ -6,21 +6,6 @@ mod common;
 
 use common::{audit_json, base_root, finding, fixture_root, hardenctl, status};
 
-fn domain_statuses(report: &serde_json::Value, prefix: &str) -> Vec<(String, String)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"].as_str().unwrap().starts_with(prefix))
-        .map(|f| {
-            (
-                f["id"].as_str().unwrap().to_owned(),
-                f["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 /// A complete hardened Debian-like system (tests/fixtures/roots/hardened) passes every check of
 /// every level; the whole strict report is a reviewed snapshot.
 #[test]
