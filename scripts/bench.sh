@@ -124,7 +124,7 @@ run_peer() {
 stats() {
   awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END{
     m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-    printf "%.6f %.6f %.6f", m, v[1], v[NR]}'
+    printf "%.6f %.6f %.6f\n", m, v[1], v[NR]}'
 }
 cpu_median() { awk '{print $3+$4}' "$1" | sort -g | awk '{v[NR]=$1} END{
     printf "%.6f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
@@ -185,7 +185,7 @@ row() { # name command runs work med min max cpu rss
   echo "## hardenctl benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "- host: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r), PID 1 = $(ps -p 1 -o comm=)"
-  echo "- hardenctl $("$HARDENCTL" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ', dirty')), release build; lynis $(lynis show version 2>/dev/null); $(oscap --version | head -1 | sed 's/OpenSCAP command line tool (oscap)/oscap/'); ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian 2>/dev/null); hyperfine $(hyperfine --version | awk '{print $2}')"
+  echo "- hardenctl $("$HARDENCTL" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ', dirty')), release build; lynis $(dpkg-query -W -f='${Version}' lynis 2>/dev/null); $(oscap --version | head -1 | sed 's/OpenSCAP command line tool (oscap)/oscap/'); ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian 2>/dev/null); hyperfine $(hyperfine --version | awk '{print $2}')"
   echo "- OpenSCAP content: \`$OSCAP_DS\`, profile \`$OSCAP_PROFILE\`"
   echo "- time: median wall clock; CPU = user + system (median for peers, mean from hyperfine for hardenctl); RSS = max over the runs of GNU time's peak RSS"
   echo
