@@ -1,0 +1,10 @@
+//! sshd_config text from the audited system. Needs `--features pending` until the sshd branch,
+//! which adds `hardenctl::facts::sshd::parse_config_text`, is merged.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let _ = hardenctl::facts::sshd::parse_config_text(&text, "/fuzz");
+});
