@@ -5,15 +5,13 @@
 # them. AddressSanitizer works here; set FUZZ_SANITIZER=none to build without it (faster, catches
 # panics only). Targets run FUZZ_PARALLEL at a time (default: number of cores). Corpora grow in
 # fuzz/corpus/<target> (seeded from fuzz/seeds/<target>), crashes land in fuzz/artifacts/<target>,
-# logs in fuzz/logs/<target>.log. Set FUZZ_FEATURES=pending to include the sshd_config and
-# nft_ruleset targets once their parsers are merged. Exits non-zero if any target found a crash.
+# logs in fuzz/logs/<target>.log. Exits non-zero if any target found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
 sanitizer="${FUZZ_SANITIZER:-address}"
 parallel="${FUZZ_PARALLEL:-$(nproc)}"
-features="${FUZZ_FEATURES:-}"
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -21,20 +19,17 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked cargo-fuzz
 fi
 
-feature_args=()
-[ -z "$features" ] || feature_args=(--features "$features")
 
-targets=(policy sysctl_d cmdline audit_rule)
-case ",$features," in *,pending,*) targets+=(sshd_config nft_ruleset) ;; esac
+targets=(policy sysctl_d cmdline audit_rule sshd_config nft_ruleset)
 
 # One build for all targets, before any run starts.
-cargo fuzz build -s "$sanitizer" "${feature_args[@]}"
+cargo fuzz build -s "$sanitizer"
 
 mkdir -p fuzz/logs
 run_one() {
   local t="$1"
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
-  cargo fuzz run -s "$sanitizer" "${feature_args[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+  cargo fuzz run -s "$sanitizer" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
     -max_total_time="$seconds" -print_final_stats=1 >"fuzz/logs/$t.log" 2>&1
 }
 

@@ -1,6 +1,4 @@
-//! nftables ruleset text (`nft list ruleset`, /etc/nftables.conf) from the audited system. Needs
-//! `--features pending` until the firewall branch, which adds
-//! `hardenctl::facts::firewall::parse_ruleset_text`, is merged.
+//! nftables ruleset text (`nft list ruleset`, /etc/nftables.conf) from the audited system.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,5 +1,4 @@
-//! sshd_config text from the audited system. Needs `--features pending` until the sshd branch,
-//! which adds `hardenctl::facts::sshd::parse_config_text`, is merged.
+//! sshd_config text from the audited system, through the effective-configuration engine.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
