@@ -13,7 +13,8 @@ pub(super) fn emit(
 ) -> Result<(), Failure> {
     match path {
         None => {
-            let mut out = anstream::stdout().lock();
+            // One buffered write instead of one syscall per line.
+            let mut out = io::BufWriter::new(anstream::stdout().lock());
             match render(&mut out).and_then(|()| out.flush()) {
                 Ok(()) => Ok(()),
                 // A closed pipe (`| head`) is the reader's choice, not an error.

@@ -111,28 +111,27 @@ pub fn canonical(rule: &str) -> String {
     let mut head = Vec::new();
     let mut syscalls: Vec<String> = Vec::new();
     let mut fields: Vec<String> = Vec::new();
+    // Flags without a value stay at the end, so that canonical(canonical(r)) == canonical(r) even
+    // for malformed rules.
+    let mut dangling = Vec::new();
     let mut i = 0;
     while i < words.len() {
         let w = words[i];
-        let next = words.get(i + 1).copied();
-        match (w, next) {
+        let value = words.get(i + 1).copied().filter(|v| !v.starts_with('-'));
+        match (w, value) {
             ("-S", Some(v)) => {
-                syscalls.extend(v.split(',').map(str::to_owned));
-                i += 2;
+                syscalls.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_owned))
             }
-            ("-F", Some(v)) => {
-                fields.push(v.to_owned());
-                i += 2;
-            }
-            ("-k", Some(v)) => {
-                fields.push(format!("key={v}"));
-                i += 2;
-            }
+            ("-F", Some(v)) => fields.push(v.to_owned()),
+            ("-k", Some(v)) => fields.push(format!("key={v}")),
+            ("-S" | "-F" | "-k", None) => dangling.push(w.to_owned()),
             _ => {
                 head.push(w.to_owned());
                 i += 1;
+                continue;
             }
         }
+        i += 2;
     }
     syscalls.sort();
     syscalls.dedup();
@@ -147,6 +146,7 @@ pub fn canonical(rule: &str) -> String {
         out.push("-F".to_owned());
         out.push(f);
     }
+    out.extend(dangling);
     out.join(" ")
 }
 

@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{CommandOutput, Metadata, ReadError, RootView, SystemView, ViewKind};
 
@@ -86,17 +86,21 @@ fn run_with_timeout(program: &str, args: &[&str], timeout: Duration) -> io::Resu
         }
         s
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
+    // Wait on a thread so the result arrives the moment the child exits (no polling); on timeout
+    // the child is killed by its pid, which is ours: we spawned it and have not reaped it yet.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(timeout).or_else(|_| rx.try_recv()) {
+        Ok(status) => Some(status?),
+        Err(_) => {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            None
         }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(2));
     };
     let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
@@ -130,4 +134,36 @@ fn resolve_program(program: &str) -> Option<std::path::PathBuf> {
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(program))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn commands_return_output_and_status() {
+        let out = run_with_timeout(
+            "sh",
+            &["-c", "echo out; echo err >&2; exit 3"],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(
+            (out.status, out.stdout.as_str(), out.stderr.as_str()),
+            (Some(3), "out\n", "err\n")
+        );
+        let e =
+            run_with_timeout("hardenctl-no-such-program", &[], Duration::from_secs(5)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_hung_command_is_killed_at_the_timeout() {
+        let start = Instant::now();
+        let e = run_with_timeout("sleep", &["30"], Duration::from_millis(200)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        // The pipes close only when the child is gone, so returning at all proves it was killed.
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
 }
