@@ -116,7 +116,7 @@ pub(super) fn remediation(check: &Check, expected: &Value) -> Remediation {
     };
     Remediation {
         generic: format!(
-            "sysctl -w {key}={expected} and persist it: echo '{key} = {expected}' >> /etc/sysctl.d/90-hardening.conf"
+            "sysctl -w {key}={expected}; persist it in a sysctl.d file that sorts after the others (later files win): echo '{key} = {expected}' >> /etc/sysctl.d/99-zz-hardening.conf, and remove conflicting lines named in the evidence"
         ),
         nixos: format!("boot.kernel.sysctl.\"{key}\" = {nix_value};"),
     }
