@@ -15,6 +15,7 @@ pub mod json;
 pub mod model;
 pub mod text;
 
+use crate::facts::units::UNIT_DIRS;
 use crate::system::{ReadError, SystemView};
 
 pub use analysis::{
@@ -93,13 +94,6 @@ fn dormant_from_text_listing(view: &dyn SystemView, rs: &mut Ruleset) {
         }
     }
 }
-
-/// Directories searched for `nftables.service`, in systemd's precedence order.
-const UNIT_DIRS: &[&str] = &[
-    "/etc/systemd/system",
-    "/usr/lib/systemd/system",
-    "/lib/systemd/system",
-];
 
 /// Well-known boot-time ruleset files, used when no unit names one.
 const WELL_KNOWN_FILES: &[&str] = &["/etc/sysconfig/nftables.conf", "/etc/nftables.conf"];
