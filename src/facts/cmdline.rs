@@ -73,24 +73,45 @@ impl Cmdline {
 }
 
 fn persisted(view: &dyn SystemView) -> Result<Vec<CmdlineSource>, ReadError> {
-    let nixos = if view.is_live() {
-        [
-            "/run/booted-system/kernel-params",
-            "/nix/var/nix/profiles/system/kernel-params",
-        ]
-    } else {
-        [
-            "/nix/var/nix/profiles/system/kernel-params",
-            "/run/current-system/kernel-params",
-        ]
-    };
-    for file in nixos.into_iter().chain(["/etc/kernel/cmdline"]) {
-        if let Some(text) = view.read_optional(file)? {
+    // NixOS: the system profile is what the boot loader starts next; its `kernel-params` holds
+    // boot.kernelParams (without init=, which the boot loader adds), and bootspec's boot.json has
+    // the same list as JSON.
+    for profile in ["/nix/var/nix/profiles/system", "/run/current-system"] {
+        let file = format!("{profile}/kernel-params");
+        if let Some(text) = view.read_optional(&file)? {
             return Ok(vec![CmdlineSource {
-                file: file.to_owned(),
+                file,
                 params: split(&text),
             }]);
         }
+        let file = format!("{profile}/boot.json");
+        if let Some(text) = view.read_optional(&file)? {
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| ReadError::Refused {
+                    path: file.clone(),
+                    reason: format!("invalid bootspec JSON: {e}"),
+                })?;
+            let params = json["org.nixos.bootspec.v1"]["kernelParams"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                });
+            if let Some(line) = params {
+                return Ok(vec![CmdlineSource {
+                    file,
+                    params: split(&line),
+                }]);
+            }
+        }
+    }
+    if let Some(text) = view.read_optional("/etc/kernel/cmdline")? {
+        return Ok(vec![CmdlineSource {
+            file: "/etc/kernel/cmdline".to_owned(),
+            params: split(&text),
+        }]);
     }
     let mut bls = Vec::new();
     for dir in ["/boot/loader/entries", "/efi/loader/entries"] {
