@@ -233,10 +233,11 @@ fn live_ruleset_from_nft_json() {
         "{e}"
     );
 
+    // No nft program: reported as such, so the checks can say "no ruleset loaded".
     let missing = FakeLive { out: None };
     assert!(matches!(
         firewall::live_ruleset(&missing),
-        Some(Err(FirewallError::Command { .. }))
+        Some(Err(FirewallError::NotInstalled))
     ));
 
     let garbage = FakeLive {

@@ -44,7 +44,11 @@ pub(super) fn evaluate(rule: Rule, expected: &Value, facts: &Facts<'_>) -> Evalu
             Ok(rs) => {
                 let (pass, actual, ev) = judge(rule, expected, rs, ssh_port);
                 ok &= pass;
-                parts.push(format!("running: {actual}"));
+                if fw.nft_missing {
+                    parts.push("running: nothing (nft is not installed)".to_owned());
+                } else {
+                    parts.push(format!("running: {actual}"));
+                }
                 evidence.extend(ev.into_iter().map(|t| Evidence {
                     file: "nft list ruleset".to_owned(),
                     line: None,

@@ -47,6 +47,9 @@ pub enum FirewallError {
     /// `nft` could not be run or failed.
     #[error("nft: {message}")]
     Command { message: String },
+    /// There is no `nft` program: no nftables ruleset can have been loaded by the tools.
+    #[error("nft is not installed")]
+    NotInstalled,
 }
 
 /// The ruleset loaded in the kernel now, from `nft -j list ruleset` (plus `nft list ruleset` for
@@ -57,6 +60,7 @@ pub enum FirewallError {
 pub fn live_ruleset(view: &dyn SystemView) -> Option<Result<Ruleset, FirewallError>> {
     let out = view.command("nft", &["-j", "list", "ruleset"])?;
     Some(match out {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(FirewallError::NotInstalled),
         Err(e) => Err(FirewallError::Command {
             message: format!("cannot run nft: {e}"),
         }),
@@ -192,8 +196,10 @@ fn is_nft_script(view: &dyn SystemView, path: &str) -> bool {
 /// /etc/nftables.conf with the service disabled: that file protects nothing).
 #[derive(Debug, serde::Serialize)]
 pub struct FirewallFacts {
-    /// `None` on views that are not live.
+    /// `None` on views that are not live; an empty ruleset when nft is not installed.
     pub running: Option<Result<Ruleset, String>>,
+    /// The live host has no `nft` program.
+    pub nft_missing: bool,
     /// The boot-time ruleset and the files it was read from, or why there is none.
     pub at_boot: Result<(Ruleset, Vec<String>), String>,
 }
@@ -203,7 +209,13 @@ impl FirewallFacts {
         view: &dyn SystemView,
         units: Result<&crate::facts::units::Units, &str>,
     ) -> Result<Self, String> {
-        let running = live_ruleset(view).map(|r| r.map_err(|e| e.to_string()));
+        // Without nft nothing can have loaded a ruleset: that is an empty firewall, not an error.
+        let live = live_ruleset(view);
+        let nft_missing = matches!(live, Some(Err(FirewallError::NotInstalled)));
+        let running = live.map(|r| match r {
+            Err(FirewallError::NotInstalled) => Ok(Ruleset::default()),
+            other => other.map_err(|e| e.to_string()),
+        });
         let at_boot = match persisted_ruleset(view).map_err(|e| e.to_string())? {
             None => Err("no nftables ruleset is loaded at boot (no nftables.service, /etc/nftables.conf or /etc/sysconfig/nftables.conf)".to_owned()),
             Some((ruleset, files)) => {
@@ -216,6 +228,10 @@ impl FirewallFacts {
                 }
             }
         };
-        Ok(Self { running, at_boot })
+        Ok(Self {
+            running,
+            nft_missing,
+            at_boot,
+        })
     }
 }
