@@ -75,7 +75,9 @@ impl ModprobeConfig {
             cfg.parse(&text, &path);
         }
         if view.is_live() {
-            let text = view.read_to_string("/proc/modules")?;
+            // A kernel built without loadable module support has no /proc/modules: nothing is
+            // loaded, and nothing can be.
+            let text = view.read_optional("/proc/modules")?.unwrap_or_default();
             cfg.loaded = Some(
                 text.lines()
                     .filter_map(|l| l.split_whitespace().next())
