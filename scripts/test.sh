@@ -2,12 +2,13 @@
 # Sets up a fresh Debian machine for hardenctl's test suite and runs all of it.
 #
 # The tests use real components: sshd (`sshd -T` is the ground truth for the sshd_config parser),
+# nix-instantiate (the pure-Nix policy loader must resolve every level as hardenctl does),
 # nft inside network namespaces the tests create (ip from iproute2), mkfifo, ssh-keygen. Run as root
 # (or with sudo available): namespaces and file ownership tests need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
