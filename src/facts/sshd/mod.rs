@@ -360,13 +360,20 @@ fn match_blocks(global: &engine::Opts, blocks: &[engine::BlockAcc]) -> Vec<Match
             .map(|k| slot_keyword(k))
             .collect();
         let mut error = b.error.as_ref().map(ToString::to_string);
-        let mut applied = global.clone();
+        // The pass-1 values of the keywords the block touches (a RekeyLimit without an
+        // interval keeps the global interval), then the block copied over them as sshd does.
+        // Only these slots are cloned and rendered: a hostile file with many blocks stays
+        // linear in its size.
+        let mut applied = engine::Opts::default();
+        for k in engine::COPIED {
+            if set.contains(&slot_keyword(k))
+                && let Some(slot) = global.m.get(k)
+            {
+                applied.m.insert(*k, slot.clone());
+            }
+        }
         let settings = match engine::copy_set(&mut applied, &b.opts) {
-            Ok(()) => render_opts(&applied)
-                .settings
-                .into_iter()
-                .filter(|s| set.contains(&s.keyword.as_str()))
-                .collect(),
+            Ok(()) => render_only(&applied, &set),
             Err(e) => {
                 error.get_or_insert_with(|| e.to_string());
                 Vec::new()
@@ -394,7 +401,12 @@ fn match_blocks(global: &engine::Opts, blocks: &[engine::BlockAcc]) -> Vec<Match
                 .collect()
         };
         if all {
-            by_all.extend(set.iter().copied());
+            // Deduplicated: at most one entry per copied keyword, however many blocks.
+            for k in &set {
+                if !by_all.contains(k) {
+                    by_all.push(k);
+                }
+            }
         }
         out.push(MatchBlock {
             criteria: b.criteria.clone(),
@@ -512,8 +524,21 @@ const ORDER: &[&str] = &[
 ];
 
 fn render_opts(o: &engine::Opts) -> SshdEffective {
+    SshdEffective {
+        settings: render_keys(o, ORDER),
+        match_blocks: Vec::new(),
+    }
+}
+
+/// The settings of `keys` only (in sshd -T order).
+fn render_only(o: &engine::Opts, keys: &[&str]) -> Vec<Setting> {
+    let order: Vec<&'static str> = ORDER.iter().copied().filter(|k| keys.contains(k)).collect();
+    render_keys(o, &order)
+}
+
+fn render_keys(o: &engine::Opts, order: &[&'static str]) -> Vec<Setting> {
     let mut settings = Vec::new();
-    for &k in ORDER {
+    for &k in order {
         let slot = o.m.get(k);
         let src = slot.and_then(|s| s.src.clone());
         let vals: Vec<String> = slot.map(|s| s.vals.clone()).unwrap_or_default();
@@ -568,10 +593,7 @@ fn render_opts(o: &engine::Opts) -> SshdEffective {
             source: src,
         });
     }
-    SshdEffective {
-        settings,
-        match_blocks: Vec::new(),
-    }
+    settings
 }
 
 /// Parses real `sshd -T` output into the same structure (sources unknown).
