@@ -679,7 +679,10 @@ mod tests;
 pub const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 
 /// The SSH server as the checks see it: hardenctl's own evaluation of the configuration (global
-/// settings, no Match connection), and on a live host the comparison with the real `sshd -T`.
+/// settings, no Match connection, plus every Match block's settings in
+/// [`SshdEffective::match_blocks`]), and on a live host the comparison of the global settings
+/// with the real `sshd -T` (the blocks are not compared on the live host: that needs a spec per
+/// block, which only the differential test writes).
 /// A disagreement is hardenctl's bug and is reported, never hidden.
 #[derive(Debug, Serialize)]
 pub struct SshdFacts {
