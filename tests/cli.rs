@@ -107,6 +107,49 @@ fn inspect_sysctl_prints_effective_key_values() {
 }
 
 #[test]
+fn inspect_sshd_prints_match_blocks_after_the_global_settings() {
+    let r = base_root();
+    r.file(
+        "/etc/ssh/sshd_config",
+        "HostKey /etc/ssh/k\nPasswordAuthentication no\nMatch Address 10.0.0.0/8\n    PasswordAuthentication yes\n    ClientAliveInterval 2m\nMatch all\n    PermitTTY no\n",
+    );
+    let run = |extra: &[&str]| {
+        let out = hardenctl()
+            .args(["inspect", "sshd", "--root"])
+            .arg(r.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(&[]);
+    let (global, blocks) = text
+        .split_once("# Match")
+        .expect("Match blocks after the settings");
+    assert!(global.contains("passwordauthentication no\n"), "{global}");
+    assert!(
+        global.contains("permittty no\n"),
+        "Match all is global: {global}"
+    );
+    assert_eq!(
+        format!("# Match{blocks}"),
+        "# Match Address 10.0.0.0/8 (/etc/ssh/sshd_config:3)\n    clientaliveinterval 120\n    passwordauthentication yes\n# Match all (/etc/ssh/sshd_config:6) [every connection: already in the settings above]\n    permittty no\n"
+    );
+    // With --match the output is exactly what sshd -T -C prints.
+    let text = run(&["--match", "addr=10.1.2.3"]);
+    assert!(!text.contains("# Match"), "{text}");
+    assert!(text.contains("passwordauthentication yes\n"), "{text}");
+    // JSON has the blocks.
+    let json: serde_json::Value = serde_json::from_str(&run(&["--format", "json"])).unwrap();
+    let b = &json["match_blocks"][0];
+    assert_eq!(b["criteria"], "Address 10.0.0.0/8");
+    assert_eq!(b["line"], 3);
+    assert_eq!(b["settings"][1]["keyword"], "passwordauthentication");
+    assert_eq!(b["settings"][1]["source"]["line"], 4);
+}
+
+#[test]
 fn json_report_has_the_documented_shape() {
     let r = base_root();
     r.file("/etc/sysctl.d/90.conf", "kernel.kptr_restrict = 2\n");

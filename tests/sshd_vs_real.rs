@@ -247,6 +247,138 @@ fn corpus_agrees_with_real_sshd() {
     );
 }
 
+/// One line of a fixture's `blocks` file.
+struct BlockSpec {
+    /// `MatchBlock::describe()` of the block.
+    block: String,
+    /// The `-C` spec, `None` for `skip`.
+    spec: Option<String>,
+    /// Keywords an earlier block matching the same spec sets first.
+    except: Vec<String>,
+}
+
+fn block_specs(case: &str) -> Option<Vec<BlockSpec>> {
+    let text = fs::read_to_string(fixtures().join(case).join("blocks")).ok()?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (block, rest) = line
+            .split_once(" => ")
+            .unwrap_or_else(|| panic!("{case}/blocks: no ` => ` in {line:?}"));
+        let (spec, except) = match rest.split_once(" except ") {
+            Some((s, e)) => (s, e.split(',').map(str::to_owned).collect()),
+            None => (rest, Vec::new()),
+        };
+        out.push(BlockSpec {
+            block: block.to_owned(),
+            spec: (spec != "skip").then(|| spec.to_owned()),
+            except,
+        });
+    }
+    Some(out)
+}
+
+/// Each fixture with Match blocks has a `blocks` file naming, for every block, a connection spec
+/// that matches it (written by hand next to the fixture). For each block, the real
+/// `sshd -T -C SPEC` must print every keyword the block sets exactly as `match_blocks` reports
+/// it. This is sound only when no *earlier* block that also matches SPEC sets the same keyword
+/// first (sshd keeps the first value within the Match pass): the specs are chosen so that this
+/// holds, the remaining cases are listed with `except` in the `blocks` file (and say why), and
+/// keywords that `MatchBlock::overridden` reports as set first by an earlier `Match all` are not
+/// compared. Every block of such a fixture must be listed, so a block the engine invents or
+/// loses fails the test.
+#[test]
+fn match_blocks_agree_with_real_sshd() {
+    setup();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    let mut cases = 0;
+    for case in case_names() {
+        let Some(specs) = block_specs(&case) else {
+            continue;
+        };
+        cases += 1;
+        let p = prepare(&case);
+        let view = RootView::open(&p.root).expect("root view");
+        // The blocks do not depend on the connection; the fixture's own spec is used because
+        // `sshd -T` without `-C` refuses a `Match LocalPort` (and so does `effective`).
+        let spec = match &p.spec {
+            Some(s) => MatchSpec::parse(s).expect("fixture spec"),
+            None => MatchSpec::default(),
+        };
+        let eff = match sshd::effective(&view, &p.config, &spec) {
+            Ok(e) => e,
+            Err(e) => {
+                failures.push(format!("{case}: hardenctl rejected it: {e}"));
+                continue;
+            }
+        };
+        let blocks = eff.match_blocks();
+        let names: Vec<String> = blocks.iter().map(|b| b.describe()).collect();
+        let listed: Vec<&str> = specs.iter().map(|s| s.block.as_str()).collect();
+        if names != listed {
+            failures.push(format!(
+                "{case}: match_blocks reports {names:?}, the blocks file lists {listed:?}"
+            ));
+            continue;
+        }
+        for (b, bs) in blocks.iter().zip(&specs) {
+            if let Some(e) = &b.error {
+                failures.push(format!("{case}: {}: unexpected error {e}", bs.block));
+            }
+            let Some(spec) = &bs.spec else {
+                continue;
+            };
+            let mut cmd = Command::new(SSHD);
+            cmd.args(["-T", "-f", &p.config, "-C", spec])
+                .current_dir("/")
+                .env("LC_ALL", "C");
+            let out = cmd.output().expect("run sshd");
+            if !out.status.success() {
+                failures.push(format!(
+                    "{case}: {}: real sshd -T -C {spec} failed: {}",
+                    bs.block,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+                continue;
+            }
+            let theirs = sshd::parse_sshd_t(&String::from_utf8_lossy(&out.stdout));
+            if b.settings.is_empty() {
+                failures.push(format!("{case}: {}: no settings reported", bs.block));
+            }
+            for s in &b.settings {
+                if bs.except.contains(&s.keyword) || b.is_overridden(&s.keyword) {
+                    continue;
+                }
+                let real = theirs
+                    .get(&s.keyword)
+                    .map(|t| t.lines())
+                    .unwrap_or_default();
+                compared += 1;
+                if real != s.lines() {
+                    failures.push(format!(
+                        "{case}: {} with -C {spec}: {}\n  ours   {:?}\n  theirs {real:?}",
+                        bs.block,
+                        s.keyword,
+                        s.lines()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(cases >= 15, "only {cases} fixtures have a blocks file");
+    assert!(compared >= 50, "only {compared} keyword values compared");
+    assert!(
+        failures.is_empty(),
+        "{} disagreements ({compared} compared):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// `run_sshd_t` and `diff` on the live host agree with `effective` for the Debian stock config.
 #[test]
 fn run_sshd_t_and_diff_on_live_view() {

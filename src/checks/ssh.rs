@@ -1,5 +1,10 @@
 //! SSH server checks, against the effective sshd configuration (first value wins, Includes and
 //! Match blocks resolved, compiled-in defaults filled in) computed by [`crate::facts::sshd`].
+//!
+//! A check passes only when the global value passes *and* every `Match` block that sets the
+//! keyword passes: `PasswordAuthentication no` with `Match Address 10.0.0.0/8` /
+//! `PasswordAuthentication yes` still allows password logins from 10/8, and fails with
+//! `yes for Match Address 10.0.0.0/8` and the block's line as evidence.
 
 use super::{Check, Domain, Evaluation, Evidence, PolicyKey, Remediation, Severity};
 use crate::facts::Facts;
@@ -146,10 +151,46 @@ pub(super) fn evaluate(
             text: Some(format!("compiled-in default: {actual}")),
         },
     };
-    match compare(rule.cmp, &setting.values, expected) {
-        Ok(ok) => Evaluation::check(ok, actual).with_evidence([evidence]),
-        Err(e) => Evaluation::error(e),
+    let global_ok = match compare(rule.cmp, &setting.values, expected) {
+        Ok(ok) => ok,
+        Err(e) => return Evaluation::error(e),
+    };
+    // Every Match block that sets the keyword must pass too: a connection matching it gets the
+    // block's value. A top-level `Match all` is already in the global value; a block value that
+    // an earlier `Match all` sets first never applies.
+    let mut failing = Vec::new();
+    for block in effective.match_blocks() {
+        if block.all || block.is_overridden(&keyword) {
+            continue;
+        }
+        let Some(s) = block.get(&keyword) else {
+            continue;
+        };
+        match compare(rule.cmp, &s.values, expected) {
+            Ok(true) => {}
+            Ok(false) => failing.push((block, s)),
+            Err(e) => return Evaluation::error(e),
+        }
     }
+    let block_evidence = failing.iter().map(|(block, s)| {
+        let value = s.values.join(" ");
+        let text = format!("{} {value} (in {})", check.key.name, block.describe());
+        match &s.source {
+            Some(src) => Evidence::at(&src.file, src.line, text),
+            None => Evidence::at(&block.file, block.line, text),
+        }
+    });
+    if !global_ok || failing.is_empty() {
+        // The global value decides what `actual` says; failing blocks are added as evidence.
+        return Evaluation::check(global_ok && failing.is_empty(), actual)
+            .with_evidence(std::iter::once(evidence).chain(block_evidence));
+    }
+    let actual = failing
+        .iter()
+        .map(|(block, s)| format!("{} for {}", s.values.join(" "), block.describe()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Evaluation::fail(actual).with_evidence(block_evidence.chain(std::iter::once(evidence)))
 }
 
 pub(super) fn remediation(check: &Check, rule: Rule, expected: &Value) -> Remediation {

@@ -234,11 +234,48 @@ pub(super) fn run(args: &InspectArgs) -> Result<ExitCode, Failure> {
             };
             let eff = facts::sshd::effective(view.as_ref(), &a.config, &spec)
                 .map_err(|e| Failure(e.to_string()))?;
+            // With --match the output is what sshd -T -C prints; without, the Match blocks
+            // follow the global settings, each with what it sets for a matching connection.
+            let blocks = if a.r#match.is_some() {
+                &[][..]
+            } else {
+                eff.match_blocks()
+            };
             output::emit(None, |out| match fmt {
                 Format::Json => json(&eff, out),
-                Format::Text => write!(out, "{}", eff.render()),
+                Format::Text => {
+                    write!(out, "{}", eff.render())?;
+                    for b in blocks {
+                        write_block(out, b)?;
+                    }
+                    Ok(())
+                }
             })?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `# Match Address 10.0.0.0/8 (/etc/ssh/sshd_config:30)` and the block's settings, indented.
+fn write_block(out: &mut dyn Write, b: &facts::sshd::MatchBlock) -> io::Result<()> {
+    let note = if b.all {
+        " [every connection: already in the settings above]"
+    } else {
+        ""
+    };
+    writeln!(out, "# {} ({}:{}){note}", b.describe(), b.file, b.line)?;
+    for s in &b.settings {
+        let overridden = if b.is_overridden(&s.keyword) {
+            "  # overridden by an earlier Match all"
+        } else {
+            ""
+        };
+        for l in s.lines() {
+            writeln!(out, "    {l}{overridden}")?;
+        }
+    }
+    if let Some(e) = &b.error {
+        writeln!(out, "    # a matching connection is refused: {e}")?;
+    }
+    Ok(())
 }

@@ -136,6 +136,43 @@ pub(crate) struct Parser<'a> {
     files_read: usize,
     lines: usize,
     accounts: Option<(Vec<Passwd>, Vec<Group>)>,
+    /// Set for the collection pass (see [`Parser::start_collect`]).
+    collect: Option<Collect>,
+}
+
+/// One `Match` block as the collection pass saw it.
+#[derive(Debug)]
+pub(crate) struct BlockAcc {
+    /// The criteria as written after `Match`.
+    pub(crate) criteria: String,
+    /// The `Match` line.
+    pub(crate) src: Source,
+    /// The block whose `Include` brought this block in (an index into the block list).
+    pub(crate) parent: Option<usize>,
+    /// `Match all`.
+    pub(crate) all: bool,
+    /// What the block's directives set, into an option set of their own (pass 2's `mo`).
+    pub(crate) opts: Opts,
+    /// The first error processing the block for a matching connection raised.
+    pub(crate) error: Option<SshdError>,
+}
+
+/// State of the collection pass: the blocks seen so far, the block the current line belongs
+/// to, and the block enclosing the file being read (its Include's block).
+#[derive(Debug, Default)]
+struct Collect {
+    blocks: Vec<BlockAcc>,
+    cur: Option<usize>,
+    base: Option<usize>,
+}
+
+/// One directive being applied: its keyword entry, arguments, spelling, raw rest and line.
+struct Directive<'a, 'b> {
+    kw: &'static keywords::Keyword,
+    av: &'b mut Args,
+    keyword: &'a str,
+    str_rest: &'a str,
+    src: &'a Source,
 }
 
 fn err(src: &Source, message: impl Into<String>) -> SshdError {
@@ -202,6 +239,37 @@ impl<'a> Parser<'a> {
             files_read: 0,
             lines: 0,
             accounts: None,
+            collect: None,
+        }
+    }
+
+    /// Starts the collection pass: the text is read again as in pass 2, but every `Match` block
+    /// is taken as matching and its directives go to an option set of its own, so each block's
+    /// settings come out exactly as sshd would apply them for a connection that matches it (and
+    /// no earlier block). Includes inside a Match block are followed; a `Match` inside such an
+    /// included file opens a block nested in the including one.
+    pub(crate) fn start_collect(&mut self) {
+        self.conn = None;
+        self.lines = 0;
+        self.collect = Some(Collect::default());
+    }
+
+    /// The blocks the collection pass found, in file order.
+    pub(crate) fn take_blocks(&mut self) -> Vec<BlockAcc> {
+        self.collect.take().map(|c| c.blocks).unwrap_or_default()
+    }
+
+    fn begin_block(&mut self, criteria: &str, src: &Source, all: bool) {
+        if let Some(c) = &mut self.collect {
+            c.blocks.push(BlockAcc {
+                criteria: criteria_text(criteria),
+                src: src.clone(),
+                parent: c.base,
+                all,
+                opts: <Opts as Default>::default(),
+                error: None,
+            });
+            c.cur = Some(c.blocks.len() - 1);
         }
     }
 
@@ -313,7 +381,21 @@ impl<'a> Parser<'a> {
                     "configuration too large (include fan-out); refusing to evaluate",
                 ));
             }
-            self.process_line(opts, line, &src, active, &mut flags, depth)?;
+            if let Err(e) = self.process_line(opts, line, &src, active, &mut flags, depth) {
+                // Collection pass: an error inside a block (a `~user` that does not exist, a
+                // nested include too deep, ...) is that block's, as sshd would only hit it for
+                // a connection matching the block; the other blocks are still collected.
+                match self.collect.as_mut() {
+                    Some(c) if c.cur.is_some() => {
+                        if let Some(b) = c.cur.and_then(|i| c.blocks.get_mut(i))
+                            && b.error.is_none()
+                        {
+                            b.error = Some(e);
+                        }
+                    }
+                    _ => return Err(e),
+                }
+            }
         }
         Ok(())
     }
@@ -367,7 +449,7 @@ impl<'a> Parser<'a> {
         };
         let mut av = Args { v: argv, i: 0 };
         if !*active && kw.flags & MATCH == 0 {
-            if self.conn.is_none() {
+            if self.conn.is_none() && self.collect.is_none() {
                 return Err(err(
                     src,
                     format!("Directive '{keyword}' is not allowed within a Match block"),
@@ -377,12 +459,48 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         debug_assert!(kw.flags & (GLOBAL | MATCH) != 0);
+        // Collection pass: a directive inside a Match block goes to that block's own option set.
+        let block = match &self.collect {
+            Some(c) if !matches!(kw.op, Op::Match | Op::Include) => c.cur,
+            _ => None,
+        };
+        let mut line = Directive {
+            kw,
+            av: &mut av,
+            keyword: &keyword,
+            str_rest,
+            src,
+        };
+        if let Some(i) = block
+            && let Some(b) = self.collect.as_mut().and_then(|c| c.blocks.get_mut(i))
+        {
+            let mut o = std::mem::take(&mut b.opts);
+            let r = self.dispatch(&mut o, &mut line, active, inc_flags, depth);
+            if let Some(b) = self.collect.as_mut().and_then(|c| c.blocks.get_mut(i)) {
+                b.opts = o;
+            }
+            return r;
+        }
+        self.dispatch(opts, &mut line, active, inc_flags, depth)
+    }
+
+    /// The second half of `process_server_config_line_depth()`: one directive's effect on `opts`.
+    fn dispatch(
+        &mut self,
+        opts: &mut Opts,
+        d: &mut Directive<'_, '_>,
+        active: &mut bool,
+        inc_flags: &mut u8,
+        depth: usize,
+    ) -> Result<(), SshdError> {
+        let (kw, keyword, str_rest, src) = (d.kw, d.keyword, d.str_rest, d.src);
+        let av = &mut *d.av;
         let act = *active;
         let missing = |what: &str| err(src, format!("{keyword} {what}"));
 
         match kw.op {
-            Op::Flag(k) => self.multistate(opts, k, FLAG, &mut av, act, src, &keyword)?,
-            Op::Multi(k, table) => self.multistate(opts, k, table, &mut av, act, src, &keyword)?,
+            Op::Flag(k) => self.multistate(opts, k, FLAG, av, act, src, keyword)?,
+            Op::Multi(k, table) => self.multistate(opts, k, table, av, act, src, keyword)?,
             Op::Int(k) => {
                 let v = lex::atoi_err(av.next().as_deref())
                     .map_err(|e| err(src, format!("{keyword} integer value {e}.")))?;
@@ -390,7 +508,7 @@ impl<'a> Parser<'a> {
                     opts.set_first(k, v.to_string(), src);
                 }
             }
-            Op::Time(k) => self.parse_time(opts, k, &mut av, act, src)?,
+            Op::Time(k) => self.parse_time(opts, k, av, act, src)?,
             Op::Filename(k) => {
                 let a = nonempty(av.next()).ok_or_else(|| missing("missing file name"))?;
                 if act && !opts.is_set(k) {
@@ -439,7 +557,7 @@ impl<'a> Parser<'a> {
                     _ => return Err(err(src, "Badly formatted port number.")),
                 }
             }
-            Op::ListenAddress => self.listen_address(opts, &mut av, src)?,
+            Op::ListenAddress => self.listen_address(opts, av, src)?,
             Op::HostKey | Op::HostCertificate => {
                 let a = nonempty(av.next()).ok_or_else(|| missing("missing file name."))?;
                 if act {
@@ -516,7 +634,7 @@ impl<'a> Parser<'a> {
                     if av.peek() == Some("none") {
                         av.next();
                     } else {
-                        self.parse_time(opts, "rekeylimit.interval", &mut av, act, src)?;
+                        self.parse_time(opts, "rekeylimit.interval", av, act, src)?;
                     }
                 }
             }
@@ -739,7 +857,18 @@ impl<'a> Parser<'a> {
                     opts.set_first("permittunnel", a, src);
                 }
             }
-            Op::Include => self.include(opts, &mut av, src, active, inc_flags, depth, &keyword)?,
+            Op::Include => self.include(opts, av, src, active, inc_flags, depth, keyword)?,
+            Op::Match if self.collect.is_some() => {
+                // Collection pass: every block is taken as matching, into a fresh option set.
+                // Without a connection only `Match all` evaluates to true.
+                let (all, consumed) = self.match_cfg_line(str_rest, None, src)?;
+                self.begin_block(str_rest, src, all);
+                *active = true;
+                *inc_flags &= !MATCH_ONLY;
+                if consumed {
+                    av.consume();
+                }
+            }
             Op::Match => {
                 let ci = if *inc_flags & NEVERMATCH != 0 {
                     None
@@ -757,7 +886,7 @@ impl<'a> Parser<'a> {
                     av.consume();
                 }
             }
-            Op::PermitOpen(k) => self.permit_open(opts, k, &mut av, act, src, &keyword)?,
+            Op::PermitOpen(k) => self.permit_open(opts, k, av, act, src, keyword)?,
             Op::ForceCommand => {
                 let cmd = str_rest.trim_start_matches([' ', '\t', '\r', '\n']);
                 if act {
@@ -906,7 +1035,7 @@ impl<'a> Parser<'a> {
                         );
                     }
                 } else {
-                    self.parse_time(opts, "unusedconnectiontimeout", &mut av, act, src)?;
+                    self.parse_time(opts, "unusedconnectiontimeout", av, act, src)?;
                 }
             }
             Op::Deprecated | Op::Unsupported | Op::Ignore => av.consume(),
@@ -1071,7 +1200,7 @@ impl<'a> Parser<'a> {
                 .collect();
             if !cached.is_empty() {
                 for file in cached.into_iter().flatten() {
-                    self.parse_depth(opts, &file.0, &file.1, child_flags, active, depth + 1)?;
+                    self.parse_child(opts, &file.0, &file.1, child_flags, active, depth + 1)?;
                     *active = oactive;
                 }
                 *active = oactive;
@@ -1099,7 +1228,7 @@ impl<'a> Parser<'a> {
                     }
                     None => String::new(),
                 };
-                self.parse_depth(opts, &path, &text, child_flags, active, depth + 1)?;
+                self.parse_child(opts, &path, &text, child_flags, active, depth + 1)?;
                 *active = oactive;
                 self.includes.push(IncludeItem {
                     selector: pattern.clone(),
@@ -1111,6 +1240,31 @@ impl<'a> Parser<'a> {
             return Err(err(src, format!("{keyword} missing filename argument")));
         }
         Ok(())
+    }
+
+    /// Reads an included file; in the collection pass the file's lines belong to the including
+    /// line's block until the file opens a block of its own, and the including file's block is
+    /// current again afterwards (sshd restores the Match state the same way).
+    fn parse_child(
+        &mut self,
+        opts: &mut Opts,
+        file: &str,
+        text: &str,
+        flags: u8,
+        active: &mut bool,
+        depth: usize,
+    ) -> Result<(), SshdError> {
+        let saved = self.collect.as_mut().map(|c| {
+            let saved = (c.cur, c.base);
+            c.base = c.cur;
+            saved
+        });
+        let r = self.parse_depth(opts, file, text, flags, active, depth);
+        if let (Some(c), Some((cur, base))) = (self.collect.as_mut(), saved) {
+            c.cur = cur;
+            c.base = base;
+        }
+        r
     }
 
     /// `glob(pattern, 0)` over the view: components with `*?[` are matched against directory
@@ -1385,6 +1539,17 @@ fn load_accounts(view: Option<&dyn SystemView>) -> (Vec<Passwd>, Vec<Group>) {
         })
         .collect();
     (passwd, group)
+}
+
+/// The criteria of a Match line as written, without a trailing comment (sshd stops reading the
+/// criteria at a word starting with `#`).
+fn criteria_text(rest: &str) -> String {
+    let words: Vec<&str> = rest
+        .split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .take_while(|w| !w.starts_with('#'))
+        .collect();
+    words.join(" ")
 }
 
 /// `hpdelim()`: splits `host:port` / `[v6]:port`; `None` for malformed input.
@@ -1804,7 +1969,7 @@ pub(crate) fn fill_defaults(o: &mut Opts) -> Result<(), SshdError> {
 }
 
 /// Slots a Match block can override (`copy_set_server_options`, `COPY_MATCH_STRING_OPTS`).
-const COPIED: &[&str] = &[
+pub(crate) const COPIED: &[&str] = &[
     "passwordauthentication",
     "gssapiauthentication",
     "pubkeyauthentication",

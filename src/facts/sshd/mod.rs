@@ -164,6 +164,72 @@ fn is_multiline(k: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SshdEffective {
     pub settings: Vec<Setting>,
+    /// Every `Match` block of the configuration (main file and included files, in the order
+    /// sshd reads them), with what it sets. Not part of `sshd -T`'s output: empty for a parsed
+    /// `sshd -T` text.
+    pub match_blocks: Vec<MatchBlock>,
+}
+
+/// One `Match` block and the settings it applies.
+///
+/// `settings` are the keywords the block sets, each rendered exactly as `sshd -T -C SPEC` prints
+/// it for a connection `SPEC` that matches this block and no earlier block setting the same
+/// keyword: the same value parsing, units and aliases as the global settings, and algorithm
+/// lists (`PubkeyAcceptedAlgorithms +ssh-rsa`) assembled as sshd assembles them after a Match
+/// (against the compiled-in default list, which is what sshd 9.2 does, not against the global
+/// value). Only keywords sshd copies from a Match block into the connection's options are
+/// listed; a keyword a Match block may contain but sshd then ignores for the connection is not.
+///
+/// A top-level `Match all` (`all`) matches every connection, also the blank one `sshd -T`
+/// evaluates without `-C`, so its settings are already in [`SshdEffective::settings`]; it is
+/// listed for completeness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatchBlock {
+    /// The criteria as written after `Match` (`Address 10.0.0.0/8`, `User alice Host *.corp`).
+    pub criteria: String,
+    /// The file and line of the `Match` line.
+    pub file: String,
+    pub line: usize,
+    /// The criteria of the blocks whose `Include` brought this block in, outermost first: the
+    /// block applies only to connections that match those too.
+    pub within: Vec<String>,
+    /// A `Match all` outside any other block: it applies to every connection, and the global
+    /// settings already include its effect.
+    pub all: bool,
+    /// The keywords the block sets, in `sshd -T` order, with the block's lines as sources.
+    pub settings: Vec<Setting>,
+    /// Keywords of `settings` that never take effect: an earlier top-level `Match all` block,
+    /// which every connection matches, sets them first (sshd keeps the first value).
+    pub overridden: Vec<String>,
+    /// Why sshd would refuse a connection matching this block (the first error its directives
+    /// raise when applied, e.g. `AuthorizedKeysFile ~nosuchuser/keys`); `settings` then holds
+    /// what the block's earlier lines set.
+    pub error: Option<String>,
+}
+
+impl MatchBlock {
+    /// The block's value for a keyword (any spelling sshd accepts), if it sets it.
+    pub fn get(&self, keyword: &str) -> Option<&Setting> {
+        let k = keyword.to_ascii_lowercase();
+        let k = keywords::output_name(&k).unwrap_or(&k);
+        self.settings.iter().find(|s| s.keyword == k)
+    }
+
+    /// Whether the block's value for `keyword` can take effect for some connection.
+    pub fn is_overridden(&self, keyword: &str) -> bool {
+        let k = keyword.to_ascii_lowercase();
+        let k = keywords::output_name(&k).unwrap_or(&k);
+        self.overridden.iter().any(|o| o == k)
+    }
+
+    /// `Match <criteria>`, with the enclosing blocks' criteria when it was included from one.
+    pub fn describe(&self) -> String {
+        let mut s = format!("Match {}", self.criteria);
+        for w in self.within.iter().rev() {
+            let _ = write!(s, " (inside Match {w})");
+        }
+        s
+    }
 }
 
 impl SshdEffective {
@@ -174,6 +240,11 @@ impl SshdEffective {
         let k = keyword.to_ascii_lowercase();
         let k = keywords::output_name(&k).unwrap_or(&k);
         self.settings.iter().find(|s| s.keyword == k)
+    }
+
+    /// Every `Match` block with the settings it applies (see [`MatchBlock`]).
+    pub fn match_blocks(&self) -> &[MatchBlock] {
+        &self.match_blocks
     }
 
     /// The configuration as `sshd -T` prints it.
@@ -255,13 +326,100 @@ fn evaluate(
     engine::process_listen(&mut opts, view)?;
     engine::fill_defaults(&mut opts)?;
     engine::sanity_checks(&opts, file)?;
+    let global = opts.clone();
     // Pass 2: Match blocks for the connection, into a fresh option set copied over pass 1.
     parser.set_conn(Some(engine::Conn { spec }));
     let mut mo = engine::Opts::default();
     let mut active = false;
     parser.parse_depth(&mut mo, file, text, 8, &mut active, 0)?;
     engine::copy_set(&mut opts, &mo)?;
-    Ok(render_opts(&opts))
+    // Pass 3: every Match block on its own, each copied over pass 1 as pass 2 would copy it.
+    parser.start_collect();
+    let mut scratch = engine::Opts::default();
+    let mut active = false;
+    parser.parse_depth(&mut scratch, file, text, 8, &mut active, 0)?;
+    let blocks = parser.take_blocks();
+    let mut eff = render_opts(&opts);
+    eff.match_blocks = match_blocks(&global, &blocks);
+    Ok(eff)
+}
+
+/// The output keyword of an option slot (`rekeylimit.bytes` is printed as `rekeylimit`).
+fn slot_keyword(slot: &str) -> &str {
+    slot.split('.').next().unwrap_or(slot)
+}
+
+fn match_blocks(global: &engine::Opts, blocks: &[engine::BlockAcc]) -> Vec<MatchBlock> {
+    let mut out: Vec<MatchBlock> = Vec::with_capacity(blocks.len());
+    // Keywords set by top-level `Match all` blocks so far: they come first for every connection.
+    let mut by_all: Vec<&str> = Vec::new();
+    for b in blocks {
+        let set: Vec<&str> = engine::COPIED
+            .iter()
+            .filter(|k| b.opts.m.contains_key(**k))
+            .map(|k| slot_keyword(k))
+            .collect();
+        let mut error = b.error.as_ref().map(ToString::to_string);
+        // The pass-1 values of the keywords the block touches (a RekeyLimit without an
+        // interval keeps the global interval), then the block copied over them as sshd does.
+        // Only these slots are cloned and rendered: a hostile file with many blocks stays
+        // linear in its size.
+        let mut applied = engine::Opts::default();
+        for k in engine::COPIED {
+            if set.contains(&slot_keyword(k))
+                && let Some(slot) = global.m.get(k)
+            {
+                applied.m.insert(*k, slot.clone());
+            }
+        }
+        let settings = match engine::copy_set(&mut applied, &b.opts) {
+            Ok(()) => render_only(&applied, &set),
+            Err(e) => {
+                error.get_or_insert_with(|| e.to_string());
+                Vec::new()
+            }
+        };
+        let mut within = Vec::new();
+        let mut p = b.parent;
+        // Parents always come before their children; the bound guards against a cycle anyway.
+        while let Some(i) = p.filter(|_| within.len() < blocks.len()) {
+            match blocks.get(i) {
+                Some(pb) => {
+                    within.insert(0, pb.criteria.clone());
+                    p = pb.parent;
+                }
+                None => break,
+            }
+        }
+        let all = b.all && b.parent.is_none();
+        let overridden = if all {
+            Vec::new()
+        } else {
+            set.iter()
+                .filter(|k| by_all.contains(k))
+                .map(|k| (*k).to_owned())
+                .collect()
+        };
+        if all {
+            // Deduplicated: at most one entry per copied keyword, however many blocks.
+            for k in &set {
+                if !by_all.contains(k) {
+                    by_all.push(k);
+                }
+            }
+        }
+        out.push(MatchBlock {
+            criteria: b.criteria.clone(),
+            file: b.src.file.clone(),
+            line: b.src.line,
+            within,
+            all,
+            settings,
+            overridden,
+            error,
+        });
+    }
+    out
 }
 
 /// The `dump_config()` order of this build.
@@ -366,8 +524,21 @@ const ORDER: &[&str] = &[
 ];
 
 fn render_opts(o: &engine::Opts) -> SshdEffective {
+    SshdEffective {
+        settings: render_keys(o, ORDER),
+        match_blocks: Vec::new(),
+    }
+}
+
+/// The settings of `keys` only (in sshd -T order).
+fn render_only(o: &engine::Opts, keys: &[&str]) -> Vec<Setting> {
+    let order: Vec<&'static str> = ORDER.iter().copied().filter(|k| keys.contains(k)).collect();
+    render_keys(o, &order)
+}
+
+fn render_keys(o: &engine::Opts, order: &[&'static str]) -> Vec<Setting> {
     let mut settings = Vec::new();
-    for &k in ORDER {
+    for &k in order {
         let slot = o.m.get(k);
         let src = slot.and_then(|s| s.src.clone());
         let vals: Vec<String> = slot.map(|s| s.vals.clone()).unwrap_or_default();
@@ -422,7 +593,7 @@ fn render_opts(o: &engine::Opts) -> SshdEffective {
             source: src,
         });
     }
-    SshdEffective { settings }
+    settings
 }
 
 /// Parses real `sshd -T` output into the same structure (sources unknown).
@@ -450,7 +621,10 @@ pub fn parse_sshd_t(output: &str) -> SshdEffective {
             source: None,
         });
     }
-    SshdEffective { settings }
+    SshdEffective {
+        settings,
+        match_blocks: Vec::new(),
+    }
 }
 
 /// Runs the real `sshd -T` on a live system. `None` when the view is not live (or cannot run
@@ -505,7 +679,10 @@ mod tests;
 pub const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 
 /// The SSH server as the checks see it: hardenctl's own evaluation of the configuration (global
-/// settings, no Match connection), and on a live host the comparison with the real `sshd -T`.
+/// settings, no Match connection, plus every Match block's settings in
+/// [`SshdEffective::match_blocks`]), and on a live host the comparison of the global settings
+/// with the real `sshd -T` (the blocks are not compared on the live host: that needs a spec per
+/// block, which only the differential test writes).
 /// A disagreement is hardenctl's bug and is reported, never hidden.
 #[derive(Debug, Serialize)]
 pub struct SshdFacts {

@@ -401,3 +401,99 @@ fn serializes_to_json() {
     let err = rejects("Bogus x\n");
     assert!(serde_json::to_string(&err).is_ok());
 }
+
+fn block_vals(b: &MatchBlock, k: &str) -> Vec<String> {
+    b.get(k).map(|s| s.values.clone()).unwrap_or_default()
+}
+
+#[test]
+fn match_blocks_report_each_block_normalised() {
+    let e = eff(concat!(
+        "PasswordAuthentication no\n",
+        "PubkeyAcceptedAlgorithms ssh-ed25519\n",
+        "Match Address 10.0.0.0/8 # office\n",
+        "    passwordauthentication YES\n",
+        "    PasswordAuthentication no\n",
+        "    ClientAliveInterval 2m\n",
+        "    PubkeyAcceptedAlgorithms -ssh-ed25519*\n",
+        "    RekeyLimit 1G\n",
+        "    Banner none\n",
+        "Match User guest\n",
+        "    PermitRootLogin prohibit-password\n",
+        "    MaxAuthTries 2\n",
+    ));
+    // The global settings are unchanged by the blocks.
+    assert_eq!(val("", "passwordauthentication"), ["yes"]);
+    let b = e.match_blocks();
+    assert_eq!(b.len(), 2);
+    assert_eq!(b[0].criteria, "Address 10.0.0.0/8");
+    assert_eq!((b[0].file.as_str(), b[0].line), ("/etc/ssh/sshd_config", 4));
+    assert!(!b[0].all && b[0].within.is_empty() && b[0].error.is_none());
+    // First value wins inside the block too, and the value is printed as sshd prints it.
+    assert_eq!(block_vals(&b[0], "PasswordAuthentication"), ["yes"]);
+    assert_eq!(
+        b[0].get("passwordauthentication")
+            .and_then(|s| s.source.clone()),
+        Some(Source {
+            file: "/etc/ssh/sshd_config".into(),
+            line: 5
+        })
+    );
+    assert_eq!(block_vals(&b[0], "clientaliveinterval"), ["120"]);
+    assert_eq!(block_vals(&b[0], "rekeylimit"), ["1073741824", "0"]);
+    assert_eq!(block_vals(&b[0], "banner"), ["none"]);
+    // `-` applies to the compiled-in default list, as sshd's assembly after a Match does.
+    let pk = block_vals(&b[0], "pubkeyacceptedalgorithms").join(",");
+    let pk: Vec<&str> = pk.split(',').collect();
+    assert!(
+        !pk.contains(&"ssh-ed25519") && pk.contains(&"rsa-sha2-512"),
+        "{pk:?}"
+    );
+    assert_eq!(block_vals(&b[1], "permitrootlogin"), ["without-password"]);
+    assert_eq!(block_vals(&b[1], "maxauthtries"), ["2"]);
+    assert!(b[1].get("passwordauthentication").is_none());
+    assert_eq!(b[1].describe(), "Match User guest");
+}
+
+#[test]
+fn match_all_blocks_are_flagged_and_shadow_later_blocks() {
+    let e = eff(concat!(
+        "Match User a\n    X11Forwarding yes\n",
+        "Match all\n    X11Forwarding no\n    Ciphers aes128-ctr\n",
+        "Match User b\n    X11Forwarding yes\n    PermitTTY no\n",
+    ));
+    let b = e.match_blocks();
+    assert_eq!(b.len(), 3);
+    assert!(!b[0].all && b[0].overridden.is_empty());
+    assert!(b[1].all);
+    // Ciphers is not copied from a Match block: it took effect in pass 1, globally.
+    assert!(b[1].get("ciphers").is_none());
+    assert_eq!(
+        e.get("ciphers").map(|s| s.values.clone()),
+        Some(vec!["aes128-ctr".into()])
+    );
+    assert!(b[2].is_overridden("X11Forwarding") && !b[2].is_overridden("permittty"));
+}
+
+#[test]
+fn match_block_errors_stay_with_the_block() {
+    // sshd -T accepts this (the block is not applied); `sshd -T -C user=a` fails with
+    // "tilde_expand: No such user nosuchuser".
+    let e = eff(
+        "Match User a\n    AuthorizedPrincipalsFile ~nosuchuser/p\n    PermitTTY no\nMatch User b\n    MaxSessions 1\n",
+    );
+    let b = e.match_blocks();
+    assert_eq!(b.len(), 2);
+    assert!(
+        b[0].error.as_deref().is_some_and(|m| m.contains("line 3")),
+        "{:?}",
+        b[0].error
+    );
+    assert_eq!(block_vals(&b[0], "permittty"), ["no"]);
+    assert_eq!(block_vals(&b[1], "maxsessions"), ["1"]);
+}
+
+#[test]
+fn config_without_match_has_no_blocks() {
+    assert!(eff("PermitTTY no\n").match_blocks().is_empty());
+}
