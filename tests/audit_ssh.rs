@@ -261,3 +261,25 @@ fn weak_ciphers_added_in_a_match_block_fail_ssh_ciphers() {
         "{reason}"
     );
 }
+
+#[test]
+fn match_local_port_is_evaluated_for_the_served_port() {
+    // Without a local port sshd -T refuses this config; the audit evaluates it for a connection to
+    // the first Port, as NixOS's build-time `sshd -T -C lport=…` check does.
+    let r = base_root();
+    r.file(
+        "/etc/ssh/sshd_config",
+        "Port 2222\nMatch LocalPort 2222\n    PasswordAuthentication no\n",
+    );
+    let (report, _) = audit_json(r.path(), &["--level", "standard"]);
+    let pw = finding(&report, "ssh.password-authentication");
+    assert_eq!(pw["status"], "pass", "{pw}");
+    assert_eq!(pw["evidence"][0]["line"], 3);
+    // A block for another port does not protect the port that is served.
+    r.file(
+        "/etc/ssh/sshd_config",
+        "Port 2222\nMatch LocalPort 22\n    PasswordAuthentication no\n",
+    );
+    let (report, _) = audit_json(r.path(), &["--level", "standard"]);
+    assert_eq!(status(&report, "ssh.password-authentication"), "fail");
+}

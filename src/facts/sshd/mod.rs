@@ -709,9 +709,25 @@ impl SshdFacts {
             Ok(Some(_)) => {}
             Err(e) => return Err(e.to_string()),
         }
-        let spec = MatchSpec::default();
-        let ours = effective(view, SSHD_CONFIG, &spec)
-            .map_err(|e| format!("invalid sshd configuration: {e}"))?;
+        // Evaluate for a connection to the server's first port, as NixOS's build-time check does
+        // (`sshd -T -C lport=…`): with no lport at all, sshd refuses any config that has a
+        // `Match LocalPort` block, and the settings for the port that is really served are the
+        // ones that matter. The first evaluation finds the port; a second one is needed only when
+        // it is not 22.
+        let invalid = |e: SshdError| format!("invalid sshd configuration: {e}");
+        let mut spec = MatchSpec {
+            lport: Some(22),
+            ..MatchSpec::default()
+        };
+        let mut ours = effective(view, SSHD_CONFIG, &spec).map_err(invalid)?;
+        let port = ours
+            .get("port")
+            .and_then(|p| p.values.first())
+            .and_then(|p| p.parse::<u16>().ok());
+        if let Some(port) = port.filter(|p| *p != 22) {
+            spec.lport = Some(port);
+            ours = effective(view, SSHD_CONFIG, &spec).map_err(invalid)?;
+        }
         match run_sshd_t(view, SSHD_CONFIG, &spec) {
             Some(Ok(theirs)) => facts.disagreements = diff(&ours, &theirs),
             Some(Err(e)) => facts.sshd_t_note = Some(format!("sshd -T could not run: {e}")),
