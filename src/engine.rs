@@ -65,6 +65,7 @@ pub fn audit(policy: &Policy, view: &dyn SystemView, now: jiff::Timestamp) -> Re
         target: Target {
             kind: view.kind(),
             path: view.target(),
+            hostname: hostname(view),
         },
         policy: PolicyInfo {
             level: policy.level,
@@ -76,6 +77,17 @@ pub fn audit(policy: &Policy, view: &dyn SystemView, now: jiff::Timestamp) -> Re
         summary,
         findings,
     }
+}
+
+fn hostname(view: &dyn SystemView) -> Option<String> {
+    let file = if view.is_live() {
+        "/proc/sys/kernel/hostname"
+    } else {
+        "/etc/hostname"
+    };
+    let text = view.read_optional(file).ok()??;
+    let name = text.lines().next()?.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// 0–100: the severity-weighted share of evaluated checks that pass. Not-applicable and waived

@@ -235,10 +235,9 @@ fn parse_layer(source: &Source, embedded: bool, errors: &mut Vec<PolicyError>) -
     for (key, value) in doc.get_ref() {
         let name = key.get_ref().as_ref();
         match name {
+            // Level files name themselves; the name is informational and only has to be a level.
             "level" if embedded => {
-                if expect_level(&mut cx, value).is_none() {
-                    continue;
-                }
+                expect_level(&mut cx, value);
             }
             "extends" => layer.extends = expect_level(&mut cx, value),
             "description" => {

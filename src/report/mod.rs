@@ -38,6 +38,9 @@ pub struct Tool {
 pub struct Target {
     pub kind: ViewKind,
     pub path: String,
+    /// The audited system's host name, when it has one (/proc live, /etc/hostname otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

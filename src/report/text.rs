@@ -13,9 +13,15 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let s = &report.summary;
     writeln!(
         out,
-        "{} {} audit of {} ({}), level {}",
+        "{} {} audit of {}{} ({}), level {}",
         report.tool.name.bold(),
         report.tool.version,
+        report
+            .target
+            .hostname
+            .as_deref()
+            .map(|h| format!("{h} at "))
+            .unwrap_or_default(),
         report.target.path,
         match report.target.kind {
             crate::system::ViewKind::Live => "live host",
