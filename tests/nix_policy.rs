@@ -72,3 +72,146 @@ fn every_policy_file_parses_as_nix_toml() {
         );
     }
 }
+
+/// The option values the NixOS module applies (nix/lib/settings.nix, pure) say what hardenctl's
+/// policy says: the same sysctls, the kernel command line rendered from `[kernel.cmdline]`, the
+/// blacklist, the sshd settings, the firewall ports and the audit rules.
+#[test]
+fn nixos_settings_enforce_the_policy() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for level in ["minimal", "standard", "strict"] {
+        let expr = format!(
+            "(import ./nix/lib/settings.nix) (import ./nix/lib/policy.nix {{}}).levels.{level}"
+        );
+        let out = Command::new("nix-instantiate")
+            .current_dir(root)
+            .args(["--eval", "--strict", "--json", "-E", &expr])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let nix: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+        let shown = hardenctl()
+            .args(["policy", "show", "--format", "toml", "--level", level])
+            .output()
+            .unwrap();
+        let policy: toml::Table =
+            toml::from_str(&String::from_utf8(shown.stdout).unwrap()).unwrap();
+        let policy = serde_json::to_value(policy).unwrap();
+        let empty = serde_json::json!({});
+
+        assert_eq!(
+            nix["sysctl"],
+            *policy.get("sysctl").unwrap_or(&empty),
+            "{level}: sysctls"
+        );
+
+        let cmdline = policy
+            .pointer("/kernel/cmdline")
+            .and_then(|c| c.as_object())
+            .cloned()
+            .unwrap_or_default();
+        let mut want: Vec<String> = cmdline
+            .iter()
+            .filter(|(_, v)| **v != serde_json::json!(false))
+            .map(|(k, v)| match v {
+                serde_json::Value::Bool(true) => k.clone(),
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect();
+        want.sort();
+        let mut got: Vec<String> = nix["kernelParams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{level}: kernel parameters");
+
+        let modules = policy
+            .pointer("/kernel/blacklisted-modules")
+            .and_then(|m| m.as_object())
+            .cloned()
+            .unwrap_or_default();
+        let want: Vec<&String> = modules
+            .iter()
+            .filter(|(_, v)| **v == serde_json::json!(true))
+            .map(|(k, _)| k)
+            .collect();
+        let got: Vec<&str> = nix["blacklistedKernelModules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        assert_eq!(got, want, "{level}: module blacklist");
+
+        let ssh = policy
+            .get("ssh")
+            .and_then(|s| s.as_object())
+            .cloned()
+            .unwrap_or_default();
+        let settings = nix["opensshSettings"].as_object().unwrap();
+        assert_eq!(settings.len(), ssh.len(), "{level}: sshd settings");
+        for (k, v) in &ssh {
+            let nix_key = if k == "MACs" { "Macs" } else { k.as_str() };
+            assert_eq!(
+                settings.get(nix_key),
+                Some(v),
+                "{level}: services.openssh.settings.{nix_key}"
+            );
+        }
+
+        let fw = policy.get("firewall").cloned().unwrap_or(empty.clone());
+        assert_eq!(
+            nix["firewall"]["allowedTCPPorts"],
+            *fw.get("allowed-tcp-ports")
+                .unwrap_or(&serde_json::Value::Null)
+        );
+        assert_eq!(
+            nix["firewall"]["dropByDefault"],
+            fw.get("input-policy").is_some_and(|p| p == "drop")
+        );
+        assert_eq!(
+            nix["audit"]["rules"],
+            *policy
+                .pointer("/audit/rules")
+                .unwrap_or(&serde_json::json!([]))
+        );
+    }
+}
+
+#[test]
+fn every_nix_file_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![root.join("nix")];
+    let mut n = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "nix") {
+                let out = Command::new("nix-instantiate")
+                    .arg("--parse")
+                    .arg(&path)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}: {}",
+                    path.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 4, "found only {n} .nix files");
+}

@@ -1,0 +1,59 @@
+# The NixOS option values that enforce one resolved hardenctl policy level (from ./policy.nix).
+# A pure function of the policy: no nixpkgs, no module system, so CI evaluates it with a plain
+# `nix-instantiate --eval` and compares it with the policy hardenctl resolves. The hardening module
+# (../modules/hardening.nix) applies these values with mkDefault.
+policy:
+let
+  inherit (builtins) attrNames filter isBool toString hasAttr listToAttrs;
+
+  get = set: name: default: if hasAttr name set then set.${name} else default;
+  kernel = get policy "kernel" { };
+  ssh = get policy "ssh" { };
+  firewall = get policy "firewall" { };
+  audit = get policy "audit" { };
+  services = get policy "services" { };
+
+  # `name = true` is a bare flag, `name = value` is `name=value`, `false` leaves the parameter out.
+  cmdline = get kernel "cmdline" { };
+  param = name:
+    let value = cmdline.${name}; in
+    if isBool value then name else "${name}=${toString value}";
+  kernelParams = map param (filter (name: cmdline.${name} != false) (attrNames cmdline));
+
+  modules = get kernel "blacklisted-modules" { };
+  blacklistedKernelModules = filter (name: modules.${name} == true) (attrNames modules);
+
+  # NixOS renders services.openssh.settings as `Key value` lines with yes/no for booleans and
+  # comma-joined algorithm lists; its option is spelled `Macs` (sshd keywords are case-insensitive,
+  # and the module asserts against case-duplicate keys).
+  rename = { MACs = "Macs"; };
+  opensshSettings = listToAttrs (map
+    (name: { name = get rename name name; value = ssh.${name}; })
+    (attrNames ssh));
+in
+{
+  sysctl = get policy "sysctl" { };
+  inherit kernelParams blacklistedKernelModules opensshSettings;
+
+  firewall = {
+    enable = get firewall "enable" false;
+    # The NixOS firewall drops unsolicited input by default and accepts established traffic.
+    dropByDefault = (get firewall "input-policy" "accept") == "drop";
+    allowedTCPPorts = get firewall "allowed-tcp-ports" null;
+    allowedUDPPorts = get firewall "allowed-udp-ports" null;
+    logRefusedConnections = get firewall "log-dropped" false;
+    sshRateLimit = get firewall "ssh-rate-limit" false;
+  };
+
+  audit = {
+    auditd = get audit "auditd" false;
+    rules = get audit "rules" [ ];
+  };
+
+  services = {
+    hardenctl = get services "hardenctl" false;
+    loginMonitoring = get services "login-monitoring" false;
+    integrityTimer = get services "integrity-timer" false;
+    updateCheck = get services "update-check" false;
+  };
+}
