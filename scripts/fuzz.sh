@@ -20,7 +20,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 
-targets=(policy sysctl_d cmdline audit_rule sshd_config nft_ruleset)
+targets=(policy sysctl_d cmdline audit_rule sshd_config nft_ruleset auth_log)
 
 # One build for all targets, before any run starts.
 cargo fuzz build -s "$sanitizer"

@@ -1,0 +1,293 @@
+//! Line parsers: syslog text, journal JSON, and the messages of sshd (OpenSSH 7.x to 10.x,
+//! including the `sshd-session`/`sshd-auth` process names of 9.8+), PAM, login, su and dropbear.
+//!
+//! Every address is taken from the position the daemon writes it in: the last ` from ` of the
+//! message (user names come before it), or right after a fixed prefix when the attacker-controlled
+//! text comes after the address (`Unable to negotiate with A port P: <client offer>`).
+
+use std::net::IpAddr;
+
+use super::{Event, Kind};
+
+/// Parses a syslog line: `Nov 27 00:00:01 host sshd[123]: msg` or with an ISO 8601 timestamp.
+/// The header is written by the logging system, not by the client; only the message is hostile.
+pub fn parse_syslog_line(line: &str) -> Option<Event> {
+    let (time, rest) = split_time(line)?;
+    let (_host, rest) = rest.trim_start().split_once(' ')?;
+    let (tag, msg) = rest.split_once(": ")?;
+    let program = tag.split('[').next()?;
+    let mut ev = recognize(program, msg)?;
+    ev.time = Some(time.to_owned());
+    Some(ev)
+}
+
+/// Parses one `journalctl -o json` line.
+pub fn parse_journal_json(line: &str) -> Option<Event> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let program = v
+        .get("SYSLOG_IDENTIFIER")
+        .or_else(|| v.get("_COMM"))?
+        .as_str()?;
+    // journald stores messages that are not valid UTF-8 as an array of bytes.
+    let message = match v.get("MESSAGE")? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(bytes) => {
+            let raw: Vec<u8> = bytes
+                .iter()
+                .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect();
+            String::from_utf8_lossy(&raw).into_owned()
+        }
+        _ => return None,
+    };
+    let mut ev = recognize(program, &message)?;
+    ev.time = v
+        .get("__REALTIME_TIMESTAMP")
+        .and_then(|t| t.as_str())
+        .and_then(|t| t.parse::<i64>().ok())
+        .and_then(|us| jiff::Timestamp::from_microsecond(us).ok())
+        .map(|t| t.to_string());
+    Some(ev)
+}
+
+/// Recognises the message of `program`; `None` when it records no authentication failure.
+pub fn recognize(program: &str, message: &str) -> Option<Event> {
+    let program = program.rsplit('/').next().unwrap_or(program);
+    let msg = message.trim_end_matches(['\n', '\r', ' ']);
+    let (kind, ip, user) = match program {
+        "sshd" | "sshd-session" | "sshd-auth" => sshd(msg).or_else(|| pam(msg))?,
+        "dropbear" => dropbear(msg)?,
+        "login" => login(msg).or_else(|| pam(msg))?,
+        "su" => su(msg).or_else(|| pam(msg))?,
+        _ => pam(msg)?,
+    };
+    // A PAM line from sshd repeats sshd's own `Failed password` line for the same attempt.
+    let weight = if kind == Kind::PamFailure && program.starts_with("sshd") {
+        0
+    } else {
+        kind.weight()
+    };
+    let weight = if ip.is_none() { 0 } else { weight };
+    Some(Event {
+        time: None,
+        ip,
+        user,
+        kind,
+        weight,
+        program: program.to_owned(),
+    })
+}
+
+type Found = (Kind, Option<IpAddr>, Option<String>);
+
+/// `Mmm dd hh:mm:ss` (RFC 3164) or an ISO 8601 first word.
+fn split_time(line: &str) -> Option<(&str, &str)> {
+    let first = line.split(' ').next()?;
+    if first.len() >= 19 && first.as_bytes().get(4) == Some(&b'-') && first.contains('T') {
+        return Some((first, &line[first.len()..]));
+    }
+    let b = line.as_bytes();
+    if b.len() > 16
+        && b[3] == b' '
+        && b[6] == b' '
+        && b[9] == b':'
+        && b[12] == b':'
+        && line.is_char_boundary(15)
+    {
+        return Some((&line[..15], &line[15..]));
+    }
+    None
+}
+
+/// An address as sshd prints it: IPv4, IPv6, IPv4-mapped IPv6 (reported as IPv4). Host names
+/// (UseDNS yes) are not addresses and give `None`.
+fn addr(s: &str) -> Option<IpAddr> {
+    let s = s.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = s.parse().ok()?;
+    Some(match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    })
+}
+
+/// The host of `HOST port PORT[ ssh2][: …]` or of a bare `HOST`: the tail sshd writes after ` from `.
+fn host_port_tail(tail: &str) -> Option<&str> {
+    let mut words = tail.splitn(4, ' ');
+    let host = words.next().filter(|h| !h.is_empty())?;
+    match (words.next(), words.next()) {
+        (None, _) => Some(host),
+        (Some("port"), Some(port)) if port.trim_end_matches(':').parse::<u16>().is_ok() => {
+            Some(host)
+        }
+        _ => None,
+    }
+}
+
+fn addr_port_tail(tail: &str) -> Option<IpAddr> {
+    addr(host_port_tail(tail)?)
+}
+
+/// What precedes the last well-formed ` from HOST port PORT` tail, and the host as an address.
+/// With `UseDNS yes` sshd logs a host name: the failure is recognised, but there is no address
+/// to ban (`None`), rather than some other address picked from the message.
+fn last_from(msg: &str) -> Option<(&str, Option<IpAddr>)> {
+    let i = msg
+        .rmatch_indices(" from ")
+        .map(|(i, _)| i)
+        .find(|&i| host_port_tail(&msg[i + 6..]).is_some())?;
+    Some((&msg[..i], host_port_tail(&msg[i + 6..]).and_then(addr)))
+}
+
+/// `… USER ADDR port PORT` at the end of `msg` (sshd's "by authenticating user" forms).
+fn user_addr_port(msg: &str) -> Option<(&str, IpAddr)> {
+    let (left, port) = msg.rsplit_once(" port ")?;
+    port.parse::<u16>().ok()?;
+    let (user_part, a) = left.rsplit_once(' ')?;
+    Some((user_part, addr(a)?))
+}
+
+fn user_of(s: &str) -> Option<String> {
+    let u = s
+        .strip_prefix("invalid user ")
+        .or_else(|| s.strip_prefix("illegal user "))
+        .unwrap_or(s);
+    Some(u.to_owned())
+}
+
+fn sshd(msg: &str) -> Option<Found> {
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    let msg = msg.strip_suffix(" [preauth]").unwrap_or(msg);
+
+    if let Some(rest) = msg.strip_prefix("Failed ") {
+        // `Failed <method> for <user> from A port P ssh2[: key info]`
+        let (head, ip) = last_from(rest)?;
+        let (_method, user) = head.split_once(" for ")?;
+        return Some((Kind::FailedAuth, ip, user_of(user)));
+    }
+    if let Some(rest) = msg.strip_prefix("Invalid user ") {
+        let (user, ip) = last_from(rest)?;
+        return Some((Kind::InvalidUser, ip, Some(user.to_owned())));
+    }
+    if let Some(rest) = msg.strip_prefix("maximum authentication attempts exceeded for ") {
+        let (user, ip) = last_from(rest)?;
+        return Some((Kind::TooManyFailures, ip, user_of(user)));
+    }
+    if let Some(rest) = msg.strip_prefix("Disconnecting ")
+        && let Some(rest) = rest.strip_suffix(": Too many authentication failures")
+    {
+        let (who, ip) = user_addr_port(rest)?;
+        return Some((
+            Kind::TooManyFailures,
+            Some(ip),
+            who.split_once("user ").and_then(|(_, u)| user_of(u)),
+        ));
+    }
+    for prefix in [
+        "Connection closed by ",
+        "Connection reset by ",
+        "Disconnected from ",
+    ] {
+        let Some(rest) = msg.strip_prefix(prefix) else {
+            continue;
+        };
+        for who in ["authenticating user ", "invalid user "] {
+            if let Some(rest) = rest.strip_prefix(who) {
+                let (user, ip) = user_addr_port(rest)?;
+                return Some((Kind::ClosedPreauth, Some(ip), Some(user.to_owned())));
+            }
+        }
+        // No user: a pre-authentication disconnect, typical of scanners. `Disconnected from user`
+        // (after a successful login) is not a failure.
+        if prefix != "Disconnected from " {
+            let (a, port) = rest.split_once(" port ")?;
+            port.parse::<u16>().ok()?;
+            return Some((Kind::Probe, Some(addr(a)?), None));
+        }
+        return None;
+    }
+    if let Some(rest) = msg.strip_prefix("Did not receive identification string from ") {
+        return Some((Kind::Probe, Some(addr_port_tail(rest)?), None));
+    }
+    if let Some(rest) = msg.strip_prefix("Timeout before authentication for ") {
+        return Some((Kind::Probe, Some(addr_port_tail(rest)?), None));
+    }
+    // The address comes before any client-controlled text in these: parse from the left.
+    for prefix in [
+        "banner exchange: Connection from ",
+        "Unable to negotiate with ",
+        "Bad packet length ",
+    ] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            let (a, _) = rest.split_once(" port ")?;
+            return Some((Kind::Probe, Some(addr(a)?), None));
+        }
+    }
+    if msg.starts_with("Bad protocol version identification ") {
+        let (_, ip) = last_from(msg)?;
+        return Some((Kind::Probe, ip, None));
+    }
+    if let Some(rest) = msg.strip_prefix("PAM: Authentication failure for ") {
+        let (user, ip) = last_from(rest)?;
+        return Some((Kind::FailedAuth, ip, user_of(user)));
+    }
+    None
+}
+
+/// `pam_unix(<service>:auth): authentication failure; logname= uid= euid= tty= ruser= rhost=A user=U`.
+/// `user=` is last and attacker-controlled; `rhost=` is taken from its first occurrence, which
+/// PAM writes before the user.
+fn pam(msg: &str) -> Option<Found> {
+    let (_, fields) = msg.split_once("authentication failure;")?;
+    let rhost_at = fields.find(" rhost=")?;
+    let after = &fields[rhost_at + 7..];
+    let rhost = after.split(' ').next().unwrap_or("");
+    let user = fields.rfind(" user=").map(|i| fields[i + 6..].to_owned());
+    if rhost.is_empty() {
+        return Some((Kind::LocalFailure, None, user));
+    }
+    Some((Kind::PamFailure, addr(rhost), user))
+}
+
+/// `FAILED LOGIN (1) on '/dev/tty1' FOR 'root', Authentication failure`.
+fn login(msg: &str) -> Option<Found> {
+    let rest = msg.strip_prefix("FAILED LOGIN ")?;
+    let user = rest
+        .rsplit_once(" FOR '")
+        .and_then(|(_, u)| u.rsplit_once("',"))
+        .map(|(u, _)| u.to_owned());
+    Some((Kind::LocalFailure, None, user))
+}
+
+/// `FAILED SU (to root) alice on pts/0`.
+fn su(msg: &str) -> Option<Found> {
+    let rest = msg.strip_prefix("FAILED SU (to ")?;
+    let (target, _) = rest.split_once(')')?;
+    Some((Kind::LocalFailure, None, Some(target.to_owned())))
+}
+
+/// dropbear: `Bad password attempt for 'U' from A:P`, `Login attempt for nonexistent user ['U'] from
+/// A:P`, `Exit before auth from <A:P>: …`.
+fn dropbear(msg: &str) -> Option<Found> {
+    let host_port = |s: &str| -> Option<IpAddr> {
+        let s = s.trim_start_matches('<');
+        let s = s.split(">:").next().unwrap_or(s).trim_end_matches('>');
+        let (a, port) = s.rsplit_once(':')?;
+        port.parse::<u16>().ok()?;
+        addr(a)
+    };
+    if msg.starts_with("Bad password attempt for ")
+        || msg.starts_with("Login attempt for nonexistent user")
+    {
+        let (head, tail) = msg.rsplit_once(" from ")?;
+        let user = head
+            .split_once('\'')
+            .and_then(|(_, u)| u.rsplit_once('\''))
+            .map(|(u, _)| u.to_owned());
+        return Some((Kind::Dropbear, Some(host_port(tail)?), user));
+    }
+    if let Some(rest) = msg.strip_prefix("Exit before auth from ") {
+        let end = rest.find(">:").map_or(rest.len(), |i| i + 1);
+        return Some((Kind::Probe, Some(host_port(&rest[..end])?), None));
+    }
+    None
+}
