@@ -11,6 +11,7 @@ pub mod cli;
 pub mod engine;
 pub mod facts;
 pub mod logins;
+pub mod net;
 pub mod policy;
 pub mod report;
 pub mod system;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::{Failure, PolicyArgs, output};
 use crate::checks;
-use crate::policy::Value;
+use crate::policy::{Value, settings};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PolicyCommand {
@@ -46,11 +46,15 @@ pub(super) fn run(cmd: &PolicyCommand) -> Result<ExitCode, Failure> {
                 "level".into(),
                 toml::Value::String(resolved.level.to_string()),
             );
-            for (id, expected) in &resolved.values {
-                let Some(check) = checks::find(id) else {
-                    continue;
-                };
-                let table = check.key.table.split('.').fold(&mut root, |t, part| {
+            let checks = resolved.values.iter().filter_map(|(id, e)| {
+                checks::find(id).map(|c| (c.key.table, c.key.name, &e.value))
+            });
+            let settings = resolved
+                .settings
+                .iter()
+                .filter_map(|(path, e)| settings::find(path).map(|s| (s.table, s.name, &e.value)));
+            for (table_path, name, value) in checks.chain(settings) {
+                let table = table_path.split('.').fold(&mut root, |t, part| {
                     match t
                         .entry(part.to_owned())
                         .or_insert_with(|| toml::Value::Table(toml::Table::new()))
@@ -60,7 +64,7 @@ pub(super) fn run(cmd: &PolicyCommand) -> Result<ExitCode, Failure> {
                         _ => unreachable!("policy table path collides with a value"),
                     }
                 });
-                table.insert(check.key.name.to_owned(), to_toml(&expected.value));
+                table.insert(name.to_owned(), to_toml(value));
             }
             writeln!(
                 out,

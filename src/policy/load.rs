@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Expected, Level, Origin, Policy, Value, Waiver};
+use super::settings::{SETTINGS, Setting};
+use super::{Expected, Level, Origin, Policy, Value, ValueType, Waiver};
 use crate::checks;
 
 /// A policy file's name (for messages) and text.
@@ -109,13 +110,17 @@ pub fn load(level: Option<Level>, site: Option<&Source>) -> Result<Policy, Polic
     }
 
     let mut values = BTreeMap::new();
+    let mut settings = BTreeMap::new();
     let mut waivers = Vec::new();
     let mut sources = Vec::new();
     let layers = chain.into_iter().rev().map(|(_, l)| l).chain(site_layer);
     for layer in layers {
         sources.push(layer.file.clone());
-        for (id, expected) in layer.values {
-            values.insert(id, expected);
+        for (leaf, expected) in layer.values {
+            match leaf {
+                Leaf::Check(c) => values.insert(c.id.to_owned(), expected),
+                Leaf::Setting(s) => settings.insert(s.path(), expected),
+            };
         }
         waivers.extend(layer.waivers);
     }
@@ -123,12 +128,13 @@ pub fn load(level: Option<Level>, site: Option<&Source>) -> Result<Policy, Polic
     values.retain(|id, e: &mut Expected| {
         checks::find(id).is_some_and(|c| c.key.ty.selects(&e.value))
     });
-    let digest = digest(level, &values, &waivers);
+    let digest = digest(level, &values, &settings, &waivers);
     Ok(Policy {
         level,
         sources,
         digest,
         values,
+        settings,
         waivers,
     })
 }
@@ -137,18 +143,41 @@ pub fn load(level: Option<Level>, site: Option<&Source>) -> Result<Policy, Polic
 struct Layer {
     file: String,
     extends: Option<Level>,
-    values: Vec<(String, Expected)>,
+    values: Vec<(Leaf, Expected)>,
     waivers: Vec<Waiver>,
 }
 
-/// Maps `table.key` paths to check ids, built once from the registry.
-fn schema() -> &'static HashMap<String, &'static checks::Check> {
-    static SCHEMA: OnceLock<HashMap<String, &'static checks::Check>> = OnceLock::new();
+/// What a policy leaf holds: the expected value of a check, or a setting of hardenctl's own.
+#[derive(Debug, Clone, Copy)]
+enum Leaf {
+    Check(&'static checks::Check),
+    Setting(&'static Setting),
+}
+
+impl Leaf {
+    fn ty(self) -> ValueType {
+        match self {
+            Leaf::Check(c) => c.key.ty,
+            Leaf::Setting(s) => s.ty,
+        }
+    }
+    fn describe(self) -> String {
+        match self {
+            Leaf::Check(c) => format!("check {}", c.id),
+            Leaf::Setting(s) => format!("setting {}", s.path()),
+        }
+    }
+}
+
+/// Maps `table.key` paths to what they configure, built once from the registry and the settings.
+fn schema() -> &'static HashMap<String, Leaf> {
+    static SCHEMA: OnceLock<HashMap<String, Leaf>> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        checks::registry()
+        let checks = checks::registry()
             .iter()
-            .map(|c| (c.key.path(), c))
-            .collect()
+            .map(|c| (c.key.path(), Leaf::Check(c)));
+        let settings = SETTINGS.iter().map(|s| (s.path(), Leaf::Setting(s)));
+        checks.chain(settings).collect()
     })
 }
 
@@ -157,9 +186,13 @@ fn known_tables() -> &'static Vec<String> {
     static TABLES: OnceLock<Vec<String>> = OnceLock::new();
     TABLES.get_or_init(|| {
         let mut t: Vec<String> = Vec::new();
-        for c in checks::registry() {
+        let tables = checks::registry()
+            .iter()
+            .map(|c| c.key.table)
+            .chain(SETTINGS.iter().map(|s| s.table));
+        for table in tables {
             let mut prefix = String::new();
-            for part in c.key.table.split('.') {
+            for part in table.split('.') {
                 if !prefix.is_empty() {
                     prefix.push('.');
                 }
@@ -280,12 +313,7 @@ fn expect_level(cx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<Level>
     }
 }
 
-fn walk_table(
-    cx: &mut Ctx<'_>,
-    path: &str,
-    table: &DeTable<'_>,
-    out: &mut Vec<(String, Expected)>,
-) {
+fn walk_table(cx: &mut Ctx<'_>, path: &str, table: &DeTable<'_>, out: &mut Vec<(Leaf, Expected)>) {
     if !known_tables()
         .iter()
         .any(|t| t == path || path.starts_with(&format!("{t}.")))
@@ -302,9 +330,9 @@ fn walk_table(
         match value.get_ref() {
             DeValue::Table(t) if !schema().contains_key(&full) => walk_table(cx, &full, t, out),
             _ => match schema().get(&full) {
-                Some(check) => match convert(value) {
-                    Ok(v) if check.key.ty.admits(&v) => out.push((
-                        check.id.to_owned(),
+                Some(leaf) => match convert(value) {
+                    Ok(v) if leaf.ty().admits(&v) => out.push((
+                        *leaf,
                         Expected {
                             value: v,
                             origin: cx.origin(key.span()),
@@ -313,10 +341,10 @@ fn walk_table(
                     Ok(_) | Err(_) => cx.error(
                         value.span(),
                         format!(
-                            "`{}` must be {} (check {})",
+                            "`{}` must be {} ({})",
                             key.get_ref(),
-                            check.key.ty.describe(),
-                            check.id
+                            leaf.ty().describe(),
+                            leaf.describe()
                         ),
                     ),
                 },
@@ -490,9 +518,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn digest(level: Level, values: &BTreeMap<String, Expected>, waivers: &[Waiver]) -> String {
-    let plain: BTreeMap<&str, &Value> =
-        values.iter().map(|(k, e)| (k.as_str(), &e.value)).collect();
+fn digest(
+    level: Level,
+    values: &BTreeMap<String, Expected>,
+    settings: &BTreeMap<String, Expected>,
+    waivers: &[Waiver],
+) -> String {
+    let plain = |m: &BTreeMap<String, Expected>| -> BTreeMap<String, Value> {
+        m.iter()
+            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .collect()
+    };
     let waivers: Vec<(&str, &str, &str, Option<&str>)> = waivers
         .iter()
         .map(|w| {
@@ -504,7 +540,12 @@ fn digest(level: Level, values: &BTreeMap<String, Expected>, waivers: &[Waiver])
             )
         })
         .collect();
-    let canonical = serde_json::json!({ "level": level, "values": plain, "waivers": waivers });
+    let canonical = serde_json::json!({
+        "level": level,
+        "values": plain(values),
+        "settings": plain(settings),
+        "waivers": waivers,
+    });
     let hash = Sha256::digest(canonical.to_string().as_bytes());
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
@@ -629,6 +670,44 @@ mod tests {
         assert_eq!(ok.waivers[0].expires.as_deref(), Some("2030-01-31"));
         assert!(ok.waivers[0].expired_on("2030-02-01"));
         assert!(!ok.waivers[0].expired_on("2030-01-31"));
+    }
+
+    #[test]
+    fn settings_are_validated_and_merged() {
+        let p = load(Some(Level::Strict), None).unwrap();
+        assert_eq!(p.setting("logins.threshold"), Some(&Value::Int(20)));
+        // `allow` comes from minimal, the others from strict.
+        assert_eq!(
+            p.settings["logins.allow"].origin.file,
+            "embedded:minimal.toml"
+        );
+        let text = "[logins]\nwindow = \"ten minutes please\"\nallow = [\"10.0.0.0/33\"]\nban-time = \"-5m\"\nthreshhold = 3\n";
+        let errs = load(None, Some(&site(text))).unwrap_err().0;
+        let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(errs.len(), 4, "{msgs:?}");
+        assert!(msgs[0].contains("`window` must be a duration"), "{msgs:?}");
+        assert!(
+            msgs[1].contains("`allow` must be an array of IP networks"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[2].contains("`ban-time` must be a duration"),
+            "{msgs:?}"
+        );
+        assert!(msgs[3].contains("did you mean `threshold`"), "{msgs:?}");
+        let ok = load(
+            None,
+            Some(&site("[logins]\nwindow = \"1h 30m\"\nban-time = \"2d\"\n")),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.setting("logins.window"),
+            Some(&Value::Str("1h 30m".into()))
+        );
+        assert_eq!(
+            crate::policy::value::parse_duration("2d"),
+            Some(std::time::Duration::from_secs(172_800))
+        );
     }
 
     #[test]

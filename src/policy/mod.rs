@@ -8,6 +8,7 @@
 //! module does with the same files.
 
 mod load;
+pub mod settings;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -96,6 +97,8 @@ pub struct Policy {
     pub digest: String,
     /// Expected value per check id, for the checks this policy selects.
     pub values: BTreeMap<String, Expected>,
+    /// hardenctl's own settings (`logins.threshold`, ...), by `table.name` path.
+    pub settings: BTreeMap<String, Expected>,
     pub waivers: Vec<Waiver>,
 }
 
@@ -103,6 +106,11 @@ impl Policy {
     /// The expected value for a check, when the policy selects it.
     pub fn expected(&self, check_id: &str) -> Option<&Expected> {
         self.values.get(check_id)
+    }
+
+    /// A setting's value (`logins.window`), when the policy sets it.
+    pub fn setting(&self, path: &str) -> Option<&Value> {
+        self.settings.get(path).map(|e| &e.value)
     }
 
     pub fn waiver(&self, check_id: &str) -> Option<&Waiver> {

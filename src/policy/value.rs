@@ -43,6 +43,16 @@ impl Value {
     }
 }
 
+/// Parses a policy duration (`"90s"`, `"10m"`, `"1h 30m"`, `"2d"`); `None` unless positive.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let d: jiff::SignedDuration = s.parse().ok().or_else(|| {
+        // jiff's friendly format has no `d` unit for durations; days are 24 hours here.
+        let days: i64 = s.strip_suffix('d')?.trim().parse().ok()?;
+        Some(jiff::SignedDuration::from_hours(days.checked_mul(24)?))
+    })?;
+    d.is_positive().then(|| d.unsigned_abs())
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -75,6 +85,10 @@ pub enum ValueType {
     /// A kernel parameter: `true` for a bare flag, a string or integer for `name=value`, `false` to
     /// leave it out.
     Param,
+    /// A positive duration such as `"10m"`, `"1h 30m"` or `"2d"`.
+    Duration,
+    /// A list of IP networks (`"10.0.0.0/8"`, `"::1"`).
+    NetList,
 }
 
 impl ValueType {
@@ -87,6 +101,8 @@ impl ValueType {
             ValueType::StrList => "an array of strings",
             ValueType::PortList => "an array of port numbers (1-65535)",
             ValueType::Param => "true, false, a string or an integer",
+            ValueType::Duration => "a duration such as \"10m\", \"1h\" or \"2d\"",
+            ValueType::NetList => "an array of IP networks such as \"10.0.0.0/8\" or \"::1\"",
         }
     }
 
@@ -104,6 +120,10 @@ impl ValueType {
                 .iter()
                 .all(|v| matches!(v, Value::Int(p) if (1..=65535).contains(p))),
             (ValueType::Param, Value::Bool(_) | Value::Int(_) | Value::Str(_)) => true,
+            (ValueType::Duration, Value::Str(s)) => parse_duration(s).is_some(),
+            (ValueType::NetList, Value::List(items)) => items
+                .iter()
+                .all(|v| matches!(v, Value::Str(s) if crate::net::Network::parse(s).is_some())),
             _ => false,
         }
     }

@@ -1,0 +1,53 @@
+//! Policy values that configure hardenctl itself rather than select a check: the failed-login
+//! monitor's scoring and banning. They live in the same files and levels as the checks' values and
+//! are validated the same way.
+
+use super::ValueType;
+
+/// One setting: `[table] name = value`.
+#[derive(Debug)]
+pub struct Setting {
+    pub table: &'static str,
+    pub name: &'static str,
+    pub ty: ValueType,
+    /// What it does, with its unit.
+    pub doc: &'static str,
+}
+
+impl Setting {
+    pub fn path(&self) -> String {
+        format!("{}.{}", self.table, self.name)
+    }
+}
+
+/// Every setting a policy may hold.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        table: "logins",
+        name: "threshold",
+        ty: ValueType::Int,
+        doc: "Score at which an address is banned; a failed authentication weighs 10, a client giving up during authentication 5, a protocol probe 3.",
+    },
+    Setting {
+        table: "logins",
+        name: "window",
+        ty: ValueType::Duration,
+        doc: "How far back failures count towards the threshold.",
+    },
+    Setting {
+        table: "logins",
+        name: "ban-time",
+        ty: ValueType::Duration,
+        doc: "Length of a first ban; repeat offenders get longer bans.",
+    },
+    Setting {
+        table: "logins",
+        name: "allow",
+        ty: ValueType::NetList,
+        doc: "Networks that are never banned (loopback is always allowed).",
+    },
+];
+
+pub fn find(path: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.path() == path)
+}
