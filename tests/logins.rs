@@ -139,3 +139,98 @@ proptest::proptest! {
         }
     }
 }
+
+mod cli {
+    use super::fixture;
+
+    fn hardenctl() -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("hardenctl").unwrap();
+        c.env("NO_COLOR", "1");
+        c
+    }
+
+    #[test]
+    fn scan_prints_events_and_offenders() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("auth.log");
+        let corpus = fixture("corpus.tsv");
+        let lines: Vec<&str> = corpus
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.splitn(4, '\t').nth(3))
+            .collect();
+        std::fs::write(&log, lines.join("\n") + "\n" + &fixture("noise.log")).unwrap();
+        let out = hardenctl()
+            .args(["logins", "scan", "--format", "json", "--level", "standard"])
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let events = rep["events"].as_array().unwrap();
+        assert_eq!(events.len(), lines.len());
+        let first = &events[0];
+        for key in ["file", "line", "time", "ip", "user", "kind", "weight"] {
+            assert!(first.get(key).is_some(), "missing {key}: {first}");
+        }
+        assert_eq!(first["line"], 1);
+        assert_eq!(first["file"], log.display().to_string());
+        let offenders: Vec<&str> = rep["offenders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["ip"].as_str().unwrap())
+            .collect();
+        assert!(
+            offenders.contains(&"203.0.113.5") && offenders.contains(&"10.0.0.9"),
+            "{offenders:?}"
+        );
+        assert!(
+            !offenders.contains(&"6.6.6.6"),
+            "a forged address was blamed"
+        );
+        // Probes alone (7 x 3 points) stay under the standard threshold of 30.
+        assert!(!offenders.contains(&"198.51.100.8"), "{offenders:?}");
+
+        // A site allow-list keeps an address from being banned, and says so.
+        let site = dir.path().join("site.toml");
+        std::fs::write(
+            &site,
+            "extends = \"standard\"\n[logins]\nallow = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let out = hardenctl()
+            .args(["logins", "scan", "--policy"])
+            .arg(&site)
+            .arg(&log)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("allow-listed, not banned: 10.0.0.9"),
+            "{text}"
+        );
+        assert!(!text.contains("ban 10.0.0.9"), "{text}");
+        // Attacker-controlled user names are printed escaped.
+        assert!(
+            text.contains(r#"user="x from 6.6.6.6 port 22 ssh2""#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unreadable_input_is_exit_2_naming_the_file() {
+        let out = hardenctl()
+            .args(["logins", "scan", "/nonexistent/auth.log"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("/nonexistent/auth.log: cannot read"), "{err}");
+        assert_eq!(err.lines().count(), 1);
+    }
+}

@@ -8,6 +8,7 @@
 mod audit;
 mod catalog;
 mod inspect;
+mod logins;
 mod output;
 mod policy;
 
@@ -49,6 +50,11 @@ pub enum Command {
     Policy {
         #[command(subcommand)]
         command: policy::PolicyCommand,
+    },
+    /// Failed-login analysis.
+    Logins {
+        #[command(subcommand)]
+        command: logins::LoginsCommand,
     },
 }
 
@@ -129,6 +135,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Checks { command } => catalog::run_checks(&command),
         Command::Explain(args) => catalog::run_explain(&args),
         Command::Policy { command } => policy::run(&command),
+        Command::Logins { command } => logins::run(&command),
     };
     match result {
         Ok(code) => code,

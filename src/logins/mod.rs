@@ -6,6 +6,7 @@
 //! dropbear) put the address, never by searching for the first address-looking text.
 
 mod parse;
+pub mod scan;
 
 use std::net::IpAddr;
 
