@@ -121,7 +121,7 @@ impl Diff {
                 continue;
             }
             let was_ok = matches!(old_status, None | Some("pass" | "not-applicable"));
-            if (bad(&n.status) && was_ok) || (n.status == "waived" && was_ok) {
+            if was_ok && (bad(&n.status) || n.status == "waived") {
                 d.regressions.push(change);
             } else if n.status == "pass" && old_status.is_some_and(|s| bad(s) || s == "waived") {
                 d.fixed.push(change);
