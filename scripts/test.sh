@@ -3,12 +3,14 @@
 #
 # The tests use real components: sshd (`sshd -T` is the ground truth for the sshd_config parser),
 # nix-instantiate (the pure-Nix policy loader must resolve every level as hardenctl does),
-# nft inside network namespaces the tests create (ip from iproute2), mkfifo, ssh-keygen. Run as root
+# nft inside network namespaces the tests create (ip from iproute2), mkfifo, ssh-keygen, chromium
+# (the HTML report is rendered headless), npm (fetches the official SARIF 2.1.0 JSON schema, which
+# the npm package @microsoft/jest-sarif ships, into the git-ignored .test-deps/). Run as root
 # (or with sudo available): namespaces and file ownership tests need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +30,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
   [ -z "$added_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+
+# The SARIF report is validated against the official schema (tests/report_formats.rs).
+schema=.test-deps/sarif-2.1.0-rtm.5.json
+if [ ! -s "$schema" ]; then
+  echo "fetching the SARIF 2.1.0 schema (npm package @microsoft/jest-sarif)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null \
+    && tar xzf microsoft-jest-sarif-1.0.0-beta.0.tgz package/lib/schemas/sarif-2.1.0-rtm.5.json)
+  mkdir -p .test-deps
+  mv "$tmp/package/lib/schemas/sarif-2.1.0-rtm.5.json" "$schema"
+  rm -rf "$tmp"
 fi
 
 cargo fmt --all -- --check

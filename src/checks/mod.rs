@@ -305,6 +305,15 @@ impl Check {
         }
     }
 
+    /// How to fix a failure at the strictest embedded level's expected value: the catalog's
+    /// remediation text for a check that a report does not carry (SARIF rule help).
+    pub fn default_remediation(&self) -> Option<Remediation> {
+        static STRICT: OnceLock<Option<crate::policy::Policy>> = OnceLock::new();
+        let strict = STRICT.get_or_init(|| crate::policy::load(Some(Level::Strict), None).ok());
+        let expected = strict.as_ref()?.expected(self.id)?;
+        Some(self.remediation(&expected.value))
+    }
+
     /// The embedded levels that select this check.
     pub fn levels(&self) -> Vec<Level> {
         let selected = selected_by_level();

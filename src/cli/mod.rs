@@ -7,6 +7,7 @@
 
 mod audit;
 mod catalog;
+mod diff;
 mod inspect;
 mod logins;
 mod output;
@@ -31,7 +32,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 compliant, 1 non-compliant, 2 could not run.";
+const EXIT_CODES: &str = "Exit codes: 0 compliant, 1 non-compliant (or a regression against --baseline), 2 could not run.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -46,6 +47,8 @@ pub enum Command {
     },
     /// Explain a check: what it does, why, what it may break, how to fix it.
     Explain(catalog::ExplainArgs),
+    /// Compare two JSON reports: regressions, fixes, added and removed checks.
+    Diff(diff::DiffArgs),
     /// Show resolved policies.
     Policy {
         #[command(subcommand)]
@@ -136,6 +139,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => catalog::run_explain(&args),
         Command::Policy { command } => policy::run(&command),
         Command::Logins { command } => logins::run(&command),
+        Command::Diff(args) => diff::run(&args),
     };
     match result {
         Ok(code) => code,

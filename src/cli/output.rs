@@ -27,6 +27,18 @@ pub(super) fn emit(
     }
 }
 
+/// Writes through `render` to stderr (colour only on a terminal).
+pub(super) fn emit_stderr(
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let mut err = io::BufWriter::new(anstream::stderr().lock());
+    match render(&mut err).and_then(|()| err.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure(format!("stderr: {e}"))),
+    }
+}
+
 /// Temporary file in the same directory, fsync, rename.
 pub(super) fn write_atomic(
     path: &Path,

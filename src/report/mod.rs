@@ -2,7 +2,12 @@
 //! produced (tool version, policy level and digest, target, time). Every output format is one writer
 //! over this model in its own module; no writer evaluates anything.
 
+pub mod diff;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod prometheus;
+pub mod sarif;
 pub mod text;
 
 use serde::Serialize;
@@ -114,4 +119,67 @@ impl Report {
             .iter()
             .any(|f| matches!(f.status, Status::Fail | Status::Error) && f.severity >= threshold)
     }
+}
+
+/// A report output format. Each is a pure writer over [`Report`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable, grouped by domain.
+    Text,
+    /// The report model as is (docs/report-schema.md).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF consumers.
+    Sarif,
+    /// JUnit XML: a testsuite per domain, a testcase per check.
+    Junit,
+    /// One self-contained HTML page.
+    Html,
+    /// Prometheus text exposition format.
+    Prometheus,
+}
+
+impl Format {
+    /// The format a file name asks for by its extension, if it is one hardenctl knows.
+    pub fn from_file_name(name: &str) -> Option<Format> {
+        let name = name.to_ascii_lowercase();
+        let ends = |ext: &str| name.ends_with(ext);
+        if ends(".sarif") || ends(".sarif.json") {
+            Some(Format::Sarif)
+        } else if ends(".json") {
+            Some(Format::Json)
+        } else if ends(".xml") {
+            Some(Format::Junit)
+        } else if ends(".html") || ends(".htm") {
+            Some(Format::Html)
+        } else if ends(".prom") {
+            Some(Format::Prometheus)
+        } else if ends(".txt") {
+            Some(Format::Text)
+        } else {
+            None
+        }
+    }
+
+    /// Writes `report` in this format.
+    pub fn write(self, report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            Format::Text => text::write(report, out),
+            Format::Json => json::write(report, out),
+            Format::Sarif => sarif::write(report, out),
+            Format::Junit => junit::write(report, out),
+            Format::Html => html::write(report, out),
+            Format::Prometheus => prometheus::write(report, out),
+        }
+    }
+}
+
+/// A waiver as one line: `waived by OWNER until DATE (expired): REASON`.
+pub fn waiver_line(w: &WaiverNote) -> String {
+    let until = w
+        .expires
+        .as_deref()
+        .map(|e| format!(" until {e}"))
+        .unwrap_or_default();
+    let expired = if w.expired { " (expired)" } else { "" };
+    format!("waived by {}{until}{expired}: {}", w.owner, w.reason)
 }
