@@ -26,6 +26,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         match report.target.kind {
             crate::system::ViewKind::Live => "live host",
             crate::system::ViewKind::Root => "root directory",
+            crate::system::ViewKind::Image => "image",
         },
         report.policy.level.bold()
     )?;
