@@ -3,12 +3,13 @@
 #
 # The tests use real components: sshd (`sshd -T` is the ground truth for the sshd_config parser),
 # nix-instantiate (the pure-Nix policy loader must resolve every level as hardenctl does),
-# nft inside network namespaces the tests create (ip from iproute2), mkfifo, ssh-keygen. Run as root
+# nft inside network namespaces the tests create (ip from iproute2), mkfifo, ssh-keygen, and tar,
+# gzip, zstd and xz to pack the images that --image must read like the directories. Run as root
 # (or with sudo available): namespaces and file ownership tests need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin tar gzip zstd xz-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

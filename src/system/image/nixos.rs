@@ -35,7 +35,10 @@ pub struct NixosOutput {
 const MAX_ETC_ENTRIES: usize = 200_000;
 
 fn is_toplevel(dir: &Path) -> bool {
-    dir.join("nixos-version").is_file() && dir.join("etc").is_dir() && dir.join("init").exists()
+    // `etc` is an absolute link into the store, which need not resolve on this host.
+    dir.join("nixos-version").is_file()
+        && std::fs::symlink_metadata(dir.join("etc")).is_ok()
+        && std::fs::symlink_metadata(dir.join("init")).is_ok()
 }
 
 /// Recognises a toplevel (or a link to one) and a `system.build.vm` result at `path`.
