@@ -5,12 +5,13 @@
 # nix-instantiate (the pure-Nix policy loader must resolve every level as hardenctl does),
 # nft inside network namespaces the tests create (ip from iproute2), mkfifo, ssh-keygen, chromium
 # (the HTML report is rendered headless), npm (fetches the official SARIF 2.1.0 JSON schema, which
-# the npm package @microsoft/jest-sarif ships, into the git-ignored .test-deps/). Run as root
+# the npm package @microsoft/jest-sarif ships, into the git-ignored .test-deps/), and tar, gzip,
+# zstd and xz to pack the images that --image must read like the directories. Run as root
 # (or with sudo available): namespaces and file ownership tests need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium npm)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium npm tar gzip zstd xz-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -66,6 +66,7 @@ pub fn audit(policy: &Policy, view: &dyn SystemView, now: jiff::Timestamp) -> Re
             kind: view.kind(),
             path: view.target(),
             hostname: hostname(view),
+            image: view.image(),
         },
         policy: PolicyInfo {
             level: policy.level,

@@ -68,16 +68,24 @@ pub enum Format {
     Json,
 }
 
-/// Which system to read: the live host, or `--root DIR`.
+/// Which system to read: the live host, `--root DIR` or `--image PATH`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
     /// Audit the system rooted at this directory instead of the live host (configuration only).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "image")]
     pub root: Option<PathBuf>,
+    /// Audit an offline image (configuration only), format detected from its content: a root
+    /// directory, a tar archive (plain, gzip, zstd, xz; NixOS-WSL's nixos.wsl), a NixOS system
+    /// toplevel or `result` link, or the `result` of `system.build.vm`.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
 }
 
 impl TargetArgs {
     fn open(&self) -> Result<Box<dyn SystemView>, Failure> {
+        if let Some(image) = &self.image {
+            return crate::system::image::open(image).map_err(Failure);
+        }
         match &self.root {
             Some(root) => Ok(Box::new(RootView::open_checked(root).map_err(Failure)?)),
             None => Ok(Box::new(LiveView::open().map_err(|e| {

@@ -55,10 +55,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
          <span>hardenctl <b>{}</b></span></div>\n</header>\n<main>\n",
         esc(&target),
         esc(&report.target.path),
-        match report.target.kind {
-            crate::system::ViewKind::Live => "live host",
-            crate::system::ViewKind::Root => "root directory",
-        },
+        report.target.kind.describe(),
         report.policy.level.as_str(),
         esc(&report.policy.digest),
         esc(&report.generated_at),

@@ -46,6 +46,9 @@ pub struct Target {
     /// The audited system's host name, when it has one (/proc live, /etc/hostname otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// For `--image`: the image's kind, file size and SHA-256, and the NixOS system in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::system::image::ImageInfo>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -257,10 +257,7 @@ fn log(report: &Report) -> Log<'_> {
             results,
             properties: RunProperties {
                 target: &report.target.path,
-                target_kind: match report.target.kind {
-                    crate::system::ViewKind::Live => "live",
-                    crate::system::ViewKind::Root => "root",
-                },
+                target_kind: report.target.kind.as_str(),
                 hostname: report.target.hostname.as_deref(),
                 level,
                 policy_digest: &report.policy.digest,

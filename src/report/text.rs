@@ -23,10 +23,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .map(|h| format!("{h} at "))
             .unwrap_or_default(),
         report.target.path,
-        match report.target.kind {
-            crate::system::ViewKind::Live => "live host",
-            crate::system::ViewKind::Root => "root directory",
-        },
+        report.target.kind.describe(),
         report.policy.level.bold()
     )?;
     writeln!(

@@ -8,6 +8,7 @@
 //! Non-goals: parsing. Views hand out bytes, metadata and directory listings; the `facts` modules
 //! turn those into typed facts.
 
+pub mod image;
 mod live;
 mod root;
 
@@ -29,6 +30,28 @@ pub enum ViewKind {
     Live,
     /// A root directory (`--root DIR`): configuration only, nothing is running.
     Root,
+    /// An offline image (`--image PATH`: a tarball, a NixOS toplevel): configuration only.
+    Image,
+}
+
+impl ViewKind {
+    /// The serialized name: `live`, `root`, `image`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewKind::Live => "live",
+            ViewKind::Root => "root",
+            ViewKind::Image => "image",
+        }
+    }
+
+    /// As a person reads it in a report header.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ViewKind::Live => "live host",
+            ViewKind::Root => "root directory",
+            ViewKind::Image => "image",
+        }
+    }
 }
 
 /// The type of a directory entry.
@@ -112,6 +135,11 @@ pub trait SystemView: Send + Sync {
 
     /// A short description of the target for reports (`/` for the live host, the root path otherwise).
     fn target(&self) -> String;
+
+    /// Where an image view came from (`--image`), for the report's target.
+    fn image(&self) -> Option<image::ImageInfo> {
+        None
+    }
 
     /// Reads a regular file, following symlinks. Refuses special files and files over
     /// [`MAX_READ_BYTES`].
