@@ -374,6 +374,15 @@ fn prometheus_exposition_parses_strictly() {
     assert_eq!(get("hardenctl_last_run_timestamp_seconds", &[]).len(), 1);
     // A hostile target path is escaped and parses back.
     assert_eq!(get("hardenctl_info", &[("level", "standard")]), [1.0]);
+
+    // The accounts family, as a reviewed snapshot (the temporary root in `target` redacted).
+    let accounts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("domain=\"accounts\""))
+        .collect();
+    insta::with_settings!({ filters => vec![(r#"target="[^"]*""#, r#"target="[root]""#)] }, {
+        insta::assert_snapshot!("prometheus_accounts", accounts.join("\n"));
+    });
 }
 
 /// The HTML page rendered by a real browser: the counts in the markup and those the page's script
@@ -396,6 +405,14 @@ fn html_renders_in_headless_chromium() {
     assert_eq!(status.code(), Some(1));
     let (json, _) = common::audit_json(r.path(), &["--policy", site.to_str().unwrap()]);
     let page = std::fs::read_to_string(&html).unwrap();
+    // The summary cards, as a reviewed snapshot of the markup.
+    let cards = page
+        .find("<section class=\"cards\">")
+        .and_then(|a| page[a..].find("</section>").map(|b| &page[a..a + b]));
+    insta::assert_snapshot!(
+        "html_cards",
+        cards.expect("the summary cards are in the page")
+    );
     assert!(!page.contains("<b>&"), "hostile text is escaped");
     assert!(page.contains("to&quot;o&lt;b&gt;&amp;]]&gt;\\x01x"));
     for external in ["src=\"http", "href=\"http", "@import", "url(http"] {
