@@ -237,3 +237,26 @@ fn fail_on_threshold_sets_the_exit_code() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A NixOS system closure has no /etc/passwd (accounts are made at activation): the account checks
+/// say so instead of failing or erroring.
+#[test]
+fn no_passwd_means_accounts_not_applicable() {
+    let r = common::Root::new();
+    let (report, _) = audit_json(r.path(), &["--level", "standard"]);
+    for id in [
+        "accounts.no-empty-passwords",
+        "accounts.only-root-uid-0",
+        "accounts.strong-password-hashes",
+    ] {
+        let f = finding(&report, id);
+        assert_eq!(f["status"], "not-applicable", "{f}");
+        assert!(
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("/etc/passwd does not exist"),
+            "{f}"
+        );
+    }
+}

@@ -37,6 +37,11 @@ pub(super) fn evaluate(rule: Rule, facts: &Facts<'_>) -> Evaluation {
             Err(e) => return Evaluation::error(e),
         },
     };
+    if !acc.passwd_present {
+        return Evaluation::not_applicable(
+            "/etc/passwd does not exist (accounts are created when the system is activated)",
+        );
+    }
     if let Some(m) = acc.malformed.first() {
         return Evaluation::error(format!("{}: line {} is malformed", m.file, m.line));
     }

@@ -41,6 +41,9 @@ pub struct Malformed {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Accounts {
+    /// False when /etc/passwd does not exist: a NixOS system closure, whose accounts are created
+    /// when the system is activated.
+    pub passwd_present: bool,
     pub users: Vec<User>,
     /// `None` when /etc/shadow does not exist.
     pub shadow: Option<Vec<ShadowEntry>>,
@@ -51,7 +54,10 @@ pub struct Accounts {
 impl Accounts {
     pub fn load(view: &dyn SystemView) -> Result<Self, ReadError> {
         let mut acc = Accounts::default();
-        let passwd = view.read_to_string("/etc/passwd")?;
+        let Some(passwd) = view.read_optional("/etc/passwd")? else {
+            return Ok(acc);
+        };
+        acc.passwd_present = true;
         for (line, f) in records(&passwd, "/etc/passwd", 7, &mut acc.malformed) {
             match (f[2].parse(), f[3].parse()) {
                 (Ok(uid), Ok(gid)) => acc.users.push(User {
