@@ -174,6 +174,14 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// `file:line`, or the file alone when no line is known.
+    pub fn place(&self) -> String {
+        match self.line {
+            Some(l) => format!("{}:{l}", self.file),
+            None => self.file.clone(),
+        }
+    }
+
     pub fn file(file: impl Into<String>) -> Self {
         Self {
             file: file.into(),

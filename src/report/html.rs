@@ -292,10 +292,7 @@ fn finding(h: &mut String, f: &Finding) {
     if !f.evidence.is_empty() {
         h.push_str("<h3>Evidence</h3><pre>");
         for e in &f.evidence {
-            let place = match e.line {
-                Some(l) => format!("{}:{l}", e.file),
-                None => e.file.clone(),
-            };
+            let place = e.place();
             let _ = writeln!(
                 h,
                 "{}{}",

@@ -141,10 +141,7 @@ fn details(f: &Finding) -> String {
         let _ = writeln!(t, "reason: {r}");
     }
     for e in &f.evidence {
-        let place = match e.line {
-            Some(l) => format!("{}:{l}", e.file),
-            None => e.file.clone(),
-        };
+        let place = e.place();
         let _ = writeln!(
             t,
             "evidence: {place}{}",

@@ -110,10 +110,7 @@ fn write_finding(f: &Finding, out: &mut dyn Write) -> io::Result<()> {
                 }
             }
             for e in f.evidence.iter().take(3) {
-                let place = match e.line {
-                    Some(l) => format!("{}:{l}", e.file),
-                    None => e.file.clone(),
-                };
+                let place = e.place();
                 writeln!(
                     out,
                     "        at {place}  {}",

@@ -198,6 +198,28 @@ impl fmt::Debug for dyn SystemView + '_ {
     }
 }
 
+/// The refusal every view gives before reading: only regular files, and none over
+/// [`MAX_READ_BYTES`]. One function, so every view words it the same (reports of a directory and
+/// of the same system packed as an image must be identical).
+pub(crate) fn check_readable(path: &str, meta: &Metadata) -> Result<(), ReadError> {
+    if meta.kind != FileKind::File {
+        return Err(ReadError::Refused {
+            path: path.to_owned(),
+            reason: "not a regular file".to_owned(),
+        });
+    }
+    if meta.size > MAX_READ_BYTES {
+        return Err(ReadError::Refused {
+            path: path.to_owned(),
+            reason: format!(
+                "file is {} bytes, more than the {MAX_READ_BYTES} hardenctl reads",
+                meta.size
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Joins a directory and a name into an absolute in-system path.
 pub fn join(dir: &str, name: &str) -> String {
     if dir.ends_with('/') {

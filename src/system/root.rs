@@ -115,21 +115,7 @@ impl SystemView for RootView {
         let fd = self.open_in_root(path, OFlags::RDONLY | OFlags::NONBLOCK)?;
         let stat = rfs::fstat(&fd).map_err(|e| ReadError::io(path, e.into()))?;
         let meta = metadata_of(&stat);
-        if meta.kind != FileKind::File {
-            return Err(ReadError::Refused {
-                path: path.to_owned(),
-                reason: "not a regular file".to_owned(),
-            });
-        }
-        if meta.size > MAX_READ_BYTES {
-            return Err(ReadError::Refused {
-                path: path.to_owned(),
-                reason: format!(
-                    "file is {} bytes, more than the {MAX_READ_BYTES} hardenctl reads",
-                    meta.size
-                ),
-            });
-        }
+        super::check_readable(path, &meta)?;
         let mut buf = Vec::with_capacity(meta.size as usize);
         // /proc files report size 0, so read to the end but never past the cap.
         std::fs::File::from(fd)

@@ -352,21 +352,7 @@ impl Vfs {
     pub fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
         let loc = self.resolve(path, true)?;
         let meta = self.meta(&loc, path)?;
-        if meta.kind != FileKind::File {
-            return Err(ReadError::Refused {
-                path: path.to_owned(),
-                reason: "not a regular file".to_owned(),
-            });
-        }
-        if meta.size > MAX_READ_BYTES {
-            return Err(ReadError::Refused {
-                path: path.to_owned(),
-                reason: format!(
-                    "file is {} bytes, more than the {MAX_READ_BYTES} hardenctl reads",
-                    meta.size
-                ),
-            });
-        }
+        crate::system::check_readable(path, &meta)?;
         match loc {
             Loc::Mem(id) => match &self.nodes[id].data {
                 Data::File(Content::Kept(bytes)) => Ok(bytes.clone()),
