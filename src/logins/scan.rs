@@ -81,16 +81,20 @@ pub struct Offender {
     pub ip: IpAddr,
     /// Highest score within one window.
     pub score: u32,
+    /// Failures recorded for the address in the whole input.
     pub events: usize,
     /// When the threshold was reached (the ban would start), as logged.
     pub banned_at: Option<String>,
     pub ban_time_seconds: u64,
 }
 
+/// The totals and offenders of a scan; the events themselves are streamed to the caller as they
+/// are read, so memory stays bounded by the number of addresses, not the size of the logs.
 #[derive(Debug, Default, Serialize)]
 pub struct ScanReport {
     pub lines: usize,
-    pub events: Vec<Located>,
+    /// Recognised failures (the events themselves are streamed).
+    pub failures: usize,
     pub offenders: Vec<Offender>,
     /// Addresses that reached the threshold but are allow-listed.
     pub allowed: Vec<IpAddr>,
@@ -124,8 +128,14 @@ impl<'r> Scanner<'r> {
         }
     }
 
-    /// Reads one input to its end. Invalid UTF-8 is replaced per line, never fatal.
-    pub fn read(&mut self, name: &str, mut input: impl BufRead) -> std::io::Result<()> {
+    /// Reads one input to its end, handing each recognised event to `sink` as it is found.
+    /// Invalid UTF-8 is replaced per line, never fatal.
+    pub fn read(
+        &mut self,
+        name: &str,
+        mut input: impl BufRead,
+        sink: &mut dyn FnMut(Located) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         let mut buf = Vec::new();
         let mut line_no = 0;
         loop {
@@ -143,12 +153,12 @@ impl<'r> Scanner<'r> {
                 parse_syslog_line(line)
             };
             if let Some(event) = event {
-                self.record(name, line_no, event);
+                sink(self.record(name, line_no, event))?;
             }
         }
     }
 
-    fn record(&mut self, file: &str, line: usize, event: Event) {
+    fn record(&mut self, file: &str, line: usize, event: Event) -> Located {
         // Logs without a parseable time keep the order of their lines.
         let t = event
             .time
@@ -172,21 +182,24 @@ impl<'r> Scanner<'r> {
                 w.banned_at = Some(event.time.clone().unwrap_or_default());
             }
         }
-        self.report.events.push(Located {
+        self.report.failures += 1;
+        Located {
             file: file.to_owned(),
             line,
             event,
-        });
+        }
     }
 
-    pub fn finish(mut self) -> ScanReport {
+    /// The totals and offenders so far; the scanner starts over afterwards.
+    pub fn finish(&mut self) -> ScanReport {
+        let mut report = std::mem::take(&mut self.report);
         let mut offenders: Vec<Offender> = Vec::new();
-        for (ip, w) in self.windows {
+        for (ip, w) in std::mem::take(&mut self.windows) {
             if w.banned_at.is_none() {
                 continue;
             }
             if self.rules.allowed(ip) {
-                self.report.allowed.push(ip);
+                report.allowed.push(ip);
                 continue;
             }
             offenders.push(Offender {
@@ -198,9 +211,9 @@ impl<'r> Scanner<'r> {
             });
         }
         offenders.sort_by(|a, b| b.score.cmp(&a.score).then(a.ip.cmp(&b.ip)));
-        self.report.allowed.sort();
-        self.report.offenders = offenders;
-        self.report
+        report.allowed.sort();
+        report.offenders = offenders;
+        report
     }
 }
 
@@ -249,11 +262,16 @@ Nov 27 00:22:00 h sshd[1]: Failed password for root from 10.1.1.1 port 1 ssh2
 Nov 27 00:22:01 h sshd[1]: Failed password for root from 10.1.1.1 port 1 ssh2
 Nov 27 00:22:02 h sshd[1]: Failed password for root from 10.1.1.1 port 1 ssh2
 ";
-        s.read("auth.log", log.as_bytes()).unwrap();
+        let mut events = Vec::new();
+        s.read("auth.log", log.as_bytes(), &mut |e| {
+            events.push(e);
+            Ok(())
+        })
+        .unwrap();
         let rep = s.finish();
         assert_eq!(rep.lines, 9);
-        assert_eq!(rep.events.len(), 9);
-        assert_eq!(rep.events[2].line, 3);
+        assert_eq!((rep.failures, events.len()), (9, 9));
+        assert_eq!(events[2].line, 3);
         // 203.0.113.5 never has three failures within ten minutes.
         let ips: Vec<String> = rep.offenders.iter().map(|o| o.ip.to_string()).collect();
         assert_eq!(ips, ["198.51.100.1"]);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmark of `hardenctl logins scan` against the parsers a user would otherwise run on the same
+# auth log, in one run: fail2ban-regex with fail2ban's sshd filter, and sshguard's sshg-parser.
+# Builds a log of N lines (default 1,000,000) from the annotated corpus with varied addresses, runs
+# each tool once warm, and prints lines/s, detections and peak RSS. Installs the peers with
+# policy-rc.d in place so that neither daemon is started (they would change the firewall).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-1000000}
+
+need=()
+command -v fail2ban-regex >/dev/null || need+=(fail2ban)
+[ -x /usr/libexec/sshguard/sshg-parser ] || need+=(sshguard)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; added=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+  [ -z "$added" ] || rm -f /usr/sbin/policy-rc.d
+fi
+cargo build --release --locked >&2
+bin=${CARGO_TARGET_DIR:-target}/release/hardenctl
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+log=$dir/auth.log
+python3 - "$lines" "$log" <<'PY'
+import random, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+# Lines with a host name instead of an address are left out: sshg-parser resolves them through DNS,
+# and with no resolver reachable each lookup waits for a timeout, which would measure DNS, not parsing.
+corpus = [l.split("\t", 3)[3].rstrip("\n") for l in open("tests/fixtures/logins/corpus.tsv")
+          if not l.startswith("#") and "scanner.example.net" not in l]
+noise = [l.rstrip("\n") for l in open("tests/fixtures/logins/noise.log") if l.strip()]
+rnd = random.Random(7)
+with open(out, "w") as f:
+    for i in range(n):
+        line = rnd.choice(corpus) if rnd.random() < 0.7 else rnd.choice(noise)
+        # Spread the attacks over many addresses, as a real log has them.
+        a = f"203.0.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+        f.write(line.replace("203.0.113.5", a) + "\n")
+PY
+
+measure() { # name, command...
+  local name=$1; shift
+  local start end
+  start=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$dir/$name.rss" "$@" > "$dir/$name.out" 2> "$dir/$name.err" || true
+  end=$(date +%s.%N)
+  echo "$name $(echo "$end - $start" | bc) $(cat "$dir/$name.rss")"
+}
+cat "$log" > /dev/null  # warm the page cache
+{
+  measure hardenctl "$bin" logins scan --format json --level standard "$log"
+  measure fail2ban fail2ban-regex "$log" /etc/fail2ban/filter.d/sshd.conf
+  measure sshguard sh -c "/usr/libexec/sshguard/sshg-parser < '$log'"
+} > "$dir/times"
+hd=$(python3 -c "import json;print(json.load(open('$dir/hardenctl.out'))['failures'])")
+hw=$(python3 -c "import json;print(sum(1 for e in json.load(open('$dir/hardenctl.out'))['events'] if e['weight']>0))")
+fd=$(grep -oE "^Lines: [0-9]+ lines, [0-9]+ ignored, [0-9]+ matched" "$dir/fail2ban.out" | grep -oE "[0-9]+ matched" | grep -oE "[0-9]+" || echo "?")
+sd=$(grep -c . "$dir/sshguard.out" || true)
+python3 - "$lines" "$dir/times" "$hd" "$hw" "$fd" "$sd" <<'PY'
+import sys
+n, times, hd, hw, fd, sd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+t = {}
+for l in open(times):
+    name, secs, rss = l.split()
+    t[name] = (float(secs), int(rss) / 1024)
+det = {"hardenctl": f"{hd} events ({hw} with an address and weight)", "fail2ban": f"{fd} matched", "sshguard": f"{sd} attacks"}
+print(f"| tool | time | lines/s | detections | peak RSS (MiB) |\n|---|---|---|---|---|")
+for name in ("hardenctl", "fail2ban", "sshguard"):
+    secs, rss = t[name]
+    print(f"| {name} | {secs:.2f} s | {n/secs:,.0f} | {det[name]} | {rss:.1f} |")
+h = t["hardenctl"][0]
+print(f"\nhardenctl vs fail2ban-regex: {t['fail2ban'][0]/h:.1f}x lines/s; vs sshg-parser: {t['sshguard'][0]/h:.1f}x")
+PY
