@@ -76,7 +76,7 @@ pub(super) fn run(cmd: &LoginsCommand) -> Result<ExitCode, Failure> {
             let tail = serde_json::to_value(&report).map_err(io::Error::other)?;
             let tail = tail
                 .as_object()
-                .map(|o| serde_json::to_string(o))
+                .map(serde_json::to_string)
                 .transpose()?
                 .unwrap_or_default();
             write!(out, "],{}", tail.strip_prefix('{').unwrap_or("}"))?;
