@@ -79,7 +79,7 @@ pub struct Located {
 #[derive(Debug, Clone, Serialize)]
 pub struct Offender {
     pub ip: IpAddr,
-    /// Highest score within one window.
+    /// The score within the window when the threshold was reached.
     pub score: u32,
     /// Failures recorded for the address in the whole input.
     pub events: usize,
@@ -169,19 +169,29 @@ impl<'r> Scanner<'r> {
         if let Some(ip) = event.ip.filter(|_| event.weight > 0) {
             let window = self.rules.window.as_secs() as i64;
             let w = self.windows.entry(ip).or_default();
+            w.events += 1;
+            // Once banned, an address needs no window any more: dropping it keeps memory at a few
+            // entries per unbanned address (its window holds less than the threshold).
+            if w.banned_at.is_some() {
+                return self.located(file, line, event);
+            }
             w.hits.push_back((t, event.weight));
             w.sum += event.weight;
-            w.events += 1;
             while w.hits.front().is_some_and(|(t0, _)| t - t0 >= window) {
                 if let Some((_, old)) = w.hits.pop_front() {
                     w.sum -= old;
                 }
             }
             w.best = w.best.max(w.sum);
-            if w.banned_at.is_none() && w.sum >= self.rules.threshold {
+            if w.sum >= self.rules.threshold {
                 w.banned_at = Some(event.time.clone().unwrap_or_default());
+                w.hits = VecDeque::new();
             }
         }
+        self.located(file, line, event)
+    }
+
+    fn located(&mut self, file: &str, line: usize, event: Event) -> Located {
         self.report.failures += 1;
         Located {
             file: file.to_owned(),
