@@ -9,6 +9,32 @@ use std::process::Command;
 
 use common::hardenctl;
 
+/// Evaluates a pure Nix expression in the repository root and returns its JSON value.
+fn nix_eval(expr: &str) -> serde_json::Value {
+    let out = Command::new("nix-instantiate")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--eval", "--strict", "--json", "-E", expr])
+        .output()
+        .expect("nix-instantiate is needed for this test (Debian package nix-bin)");
+    assert!(
+        out.status.success(),
+        "nix-instantiate {expr}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A level as hardenctl resolves it, in the policy files' own shape (`policy show --format toml`).
+fn hardenctl_policy(level: &str) -> serde_json::Value {
+    let shown = hardenctl()
+        .args(["policy", "show", "--format", "toml", "--level", level])
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    let table: toml::Table = toml::from_str(&String::from_utf8(shown.stdout).unwrap()).unwrap();
+    serde_json::to_value(table).unwrap()
+}
+
 /// Drops the descriptive keys that are not values of any check.
 fn values_only(mut v: serde_json::Value) -> serde_json::Value {
     if let Some(o) = v.as_object_mut() {
@@ -21,28 +47,11 @@ fn values_only(mut v: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn nix_and_hardenctl_resolve_every_level_identically() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for level in ["minimal", "standard", "strict"] {
-        let out = Command::new("nix-instantiate")
-            .current_dir(root)
-            .args(["--eval", "--strict", "--json", "nix/lib/policy.nix", "-A"])
-            .arg(format!("levels.{level}"))
-            .output()
-            .expect("nix-instantiate is needed for this test (Debian package nix-bin)");
-        assert!(
-            out.status.success(),
-            "nix-instantiate failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let nix: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-
-        let shown = hardenctl()
-            .args(["policy", "show", "--format", "toml", "--level", level])
-            .output()
-            .unwrap();
-        assert!(shown.status.success());
-        let rust: toml::Table = toml::from_str(&String::from_utf8(shown.stdout).unwrap()).unwrap();
-        let rust = serde_json::to_value(rust).unwrap();
+        let nix = nix_eval(&format!(
+            "(import ./nix/lib/policy.nix {{}}).levels.{level}"
+        ));
+        let rust = hardenctl_policy(level);
 
         assert_eq!(
             values_only(nix),
@@ -59,17 +68,10 @@ fn every_policy_file_parses_as_nix_toml() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for entry in std::fs::read_dir(root.join("policies")).unwrap() {
         let path = entry.unwrap().path();
-        let expr = format!("builtins.fromTOML (builtins.readFile {})", path.display());
-        let out = Command::new("nix-instantiate")
-            .args(["--eval", "--strict", "--json", "-E", &expr])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        nix_eval(&format!(
+            "builtins.fromTOML (builtins.readFile {})",
+            path.display()
+        ));
     }
 }
 
@@ -78,30 +80,11 @@ fn every_policy_file_parses_as_nix_toml() {
 /// blacklist, the sshd settings, the firewall ports and the audit rules.
 #[test]
 fn nixos_settings_enforce_the_policy() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for level in ["minimal", "standard", "strict"] {
-        let expr = format!(
+        let nix = nix_eval(&format!(
             "(import ./nix/lib/settings.nix) (import ./nix/lib/policy.nix {{}}).levels.{level}"
-        );
-        let out = Command::new("nix-instantiate")
-            .current_dir(root)
-            .args(["--eval", "--strict", "--json", "-E", &expr])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let nix: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-
-        let shown = hardenctl()
-            .args(["policy", "show", "--format", "toml", "--level", level])
-            .output()
-            .unwrap();
-        let policy: toml::Table =
-            toml::from_str(&String::from_utf8(shown.stdout).unwrap()).unwrap();
-        let policy = serde_json::to_value(policy).unwrap();
+        ));
+        let policy = hardenctl_policy(level);
         let empty = serde_json::json!({});
 
         assert_eq!(
