@@ -47,6 +47,12 @@ impl SystemView for LiveView {
     fn read_link(&self, path: &str) -> Result<String, ReadError> {
         self.files.read_link(path)
     }
+    fn open_stream(&self, path: &str) -> Result<Box<dyn io::Read + Send + '_>, ReadError> {
+        self.files.open_stream(path)
+    }
+    fn xattr(&self, path: &str, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        self.files.xattr(path, name)
+    }
 
     fn command(&self, program: &str, args: &[&str]) -> Option<io::Result<CommandOutput>> {
         Some(run_with_timeout(program, args, COMMAND_TIMEOUT))

@@ -157,6 +157,28 @@ pub trait SystemView: Send + Sync {
     /// The target of the symlink at `path`, as stored.
     fn read_link(&self, path: &str) -> Result<String, ReadError>;
 
+    /// Streams a regular file's content whatever its size (for hashing whole trees), following
+    /// symlinks. Views that hold content in memory fall back on [`SystemView::read`] and its limit.
+    fn open_stream(&self, path: &str) -> Result<Box<dyn io::Read + Send + '_>, ReadError> {
+        Ok(Box::new(io::Cursor::new(self.read(path)?)))
+    }
+
+    /// The SHA-256 of a regular file's content when the view already computed it while reading the
+    /// image (a streamed tarball keeps no content but can hash it on the way). `None`: hash
+    /// [`SystemView::open_stream`] instead.
+    fn known_sha256(&self, _path: &str) -> Option<[u8; 32]> {
+        None
+    }
+
+    /// The extended attribute `name` (`security.capability`, ...) of `path` itself, not following a
+    /// final symlink: `Ok(None)` when the file has no such attribute. Views that cannot tell refuse.
+    fn xattr(&self, path: &str, _name: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        Err(ReadError::Refused {
+            path: path.to_owned(),
+            reason: "extended attributes are not available in this view".to_owned(),
+        })
+    }
+
     /// Runs a program on the live host (`None` on views of systems that are not running).
     fn command(&self, _program: &str, _args: &[&str]) -> Option<io::Result<CommandOutput>> {
         None

@@ -131,6 +131,45 @@ impl SystemView for RootView {
         Ok(buf)
     }
 
+    fn open_stream(&self, path: &str) -> Result<Box<dyn io::Read + Send + '_>, ReadError> {
+        let fd = self.open_in_root(path, OFlags::RDONLY | OFlags::NONBLOCK)?;
+        let stat = rfs::fstat(&fd).map_err(|e| ReadError::io(path, e.into()))?;
+        if metadata_of(&stat).kind != FileKind::File {
+            return Err(ReadError::Refused {
+                path: path.to_owned(),
+                reason: "not a regular file".to_owned(),
+            });
+        }
+        Ok(Box::new(std::fs::File::from(fd)))
+    }
+
+    fn xattr(&self, path: &str, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        use std::os::fd::AsRawFd;
+        // An O_PATH descriptor never opens the file itself (a device node stays untouched);
+        // getxattr through its /proc/self/fd link then reads the attribute of exactly that inode.
+        let fd = self.open_in_root(path, OFlags::PATH | OFlags::NOFOLLOW)?;
+        let stat = rfs::fstat(&fd).map_err(|e| ReadError::io(path, e.into()))?;
+        if metadata_of(&stat).kind == FileKind::Symlink {
+            // Linux keeps no security.* attributes on symlinks, and the magic link would follow it.
+            return Ok(None);
+        }
+        let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let mut buf = vec![0u8; 256];
+        loop {
+            match rfs::getxattr(proc_path.as_str(), name, &mut buf[..]) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(Some(buf));
+                }
+                Err(rustix::io::Errno::NODATA) => return Ok(None),
+                Err(rustix::io::Errno::RANGE) if buf.len() < 64 * 1024 => {
+                    buf.resize(buf.len() * 4, 0);
+                }
+                Err(e) => return Err(ReadError::io(path, e.into())),
+            }
+        }
+    }
+
     fn metadata(&self, path: &str) -> Result<Metadata, ReadError> {
         let fd = self.open_in_root(path, OFlags::PATH)?;
         let stat = rfs::fstat(&fd).map_err(|e| ReadError::io(path, e.into()))?;
@@ -164,5 +203,34 @@ impl SystemView for RootView {
         let target =
             rfs::readlinkat(&fd, "", Vec::new()).map_err(|e| ReadError::io(path, e.into()))?;
         Ok(target.to_string_lossy().into_owned())
+    }
+}
+
+#[cfg(test)]
+mod xattr_tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_attribute_of_the_file_itself_and_none_when_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        let file = dir.path().join("etc/tool");
+        std::fs::write(&file, b"#!/bin/sh\n").unwrap();
+        rfs::setxattr(&file, "user.hardenctl", b"v1", rfs::XattrFlags::empty()).unwrap();
+        std::os::unix::fs::symlink("/etc/tool", dir.path().join("etc/link")).unwrap();
+        let view = RootView::open(dir.path()).unwrap();
+        assert_eq!(
+            view.xattr("/etc/tool", "user.hardenctl").unwrap(),
+            Some(b"v1".to_vec())
+        );
+        assert_eq!(view.xattr("/etc/tool", "user.other").unwrap(), None);
+        // The link itself, not the file it names.
+        assert_eq!(view.xattr("/etc/link", "user.hardenctl").unwrap(), None);
+        let mut content = String::new();
+        view.open_stream("/etc/link")
+            .unwrap()
+            .read_to_string(&mut content)
+            .unwrap();
+        assert_eq!(content, "#!/bin/sh\n");
     }
 }
