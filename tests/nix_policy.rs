@@ -75,6 +75,19 @@ fn every_policy_file_parses_as_nix_toml() {
     }
 }
 
+/// The `services.openssh.settings` keys whose list values NixOS's sshd module joins itself (see
+/// `commaSeparated` and `spaceSeparated` in nixpkgs' sshd.nix).
+const NIXOS_LIST_KEYS: [&str; 8] = [
+    "Ciphers",
+    "KexAlgorithms",
+    "Macs",
+    "AuthorizedKeysFile",
+    "AllowGroups",
+    "AllowUsers",
+    "DenyGroups",
+    "DenyUsers",
+];
+
 /// The option values the NixOS module applies (nix/lib/settings.nix, pure) say what hardenctl's
 /// policy says: the same sysctls, the kernel command line rendered from `[kernel.cmdline]`, the
 /// blacklist, the sshd settings, the firewall ports and the audit rules.
@@ -144,9 +157,18 @@ fn nixos_settings_enforce_the_policy() {
         assert_eq!(settings.len(), ssh.len(), "{level}: sshd settings");
         for (k, v) in &ssh {
             let nix_key = if k == "MACs" { "Macs" } else { k.as_str() };
+            // NixOS writes a list only for the keys it knows how to join and throws on any
+            // other list, so the module gives those (HostKeyAlgorithms) as sshd's comma list.
+            let want = match v {
+                serde_json::Value::Array(items) if !NIXOS_LIST_KEYS.contains(&nix_key) => {
+                    let items: Vec<&str> = items.iter().map(|i| i.as_str().unwrap()).collect();
+                    serde_json::Value::String(items.join(","))
+                }
+                other => other.clone(),
+            };
             assert_eq!(
                 settings.get(nix_key),
-                Some(v),
+                Some(&want),
                 "{level}: services.openssh.settings.{nix_key}"
             );
         }
@@ -174,27 +196,320 @@ fn nixos_settings_enforce_the_policy() {
 fn every_nix_file_parses() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut stack = vec![root.join("nix")];
-    let mut n = 0;
+    let mut files = vec![root.join("flake.nix")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "nix") {
-                let out = Command::new("nix-instantiate")
-                    .arg("--parse")
-                    .arg(&path)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{}: {}",
-                    path.display(),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                n += 1;
+                files.push(path);
             }
         }
     }
-    assert!(n >= 4, "found only {n} .nix files");
+    for path in &files {
+        let out = Command::new("nix-instantiate")
+            .arg("--parse")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let n = files.len();
+    assert!(n >= 15, "found only {n} .nix files");
+}
+
+/// Evaluates a Nix expression that must fail, and returns its error message.
+fn nix_eval_error(expr: &str) -> String {
+    let out = Command::new("nix-instantiate")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--eval", "--strict", "--json", "-E", expr])
+        .output()
+        .expect("nix-instantiate is needed for this test (Debian package nix-bin)");
+    assert!(
+        !out.status.success(),
+        "{expr} evaluated, but should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The hardening module evaluated by the module system (nix/tests/minilib.nix, which
+/// scripts/check-nix-module.sh holds to nixpkgs' own lib) for one level.
+fn module_eval(level: &str, extra: &str) -> String {
+    format!(
+        "import ./nix/tests/module-eval.nix {{ lib = import ./nix/tests/minilib.nix; \
+         level = \"{level}\"; extraModules = [ {extra} ]; }}"
+    )
+}
+
+/// The module, evaluated as NixOS would (priorities, mkIf, merging), sets exactly the values of
+/// nix/lib/settings.nix (which `nixos_settings_enforce_the_policy` holds to hardenctl's policy),
+/// and runs the agent and the level's timers under the unit names `hardenctl audit` looks for.
+#[test]
+fn nixos_module_applies_the_level_and_runs_the_agent() {
+    for level in ["minimal", "standard", "strict"] {
+        let m = nix_eval(&module_eval(level, ""));
+        let s = nix_eval(&format!(
+            "(import ./nix/lib/settings.nix) (import ./nix/lib/policy.nix {{}}).levels.{level}"
+        ));
+        assert_eq!(m["sysctl"], s["sysctl"], "{level}: boot.kernel.sysctl");
+        assert_eq!(
+            m["kernelParams"], s["kernelParams"],
+            "{level}: boot.kernelParams"
+        );
+        assert_eq!(
+            m["blacklistedKernelModules"], s["blacklistedKernelModules"],
+            "{level}: boot.blacklistedKernelModules"
+        );
+        assert_eq!(
+            m["opensshSettings"], s["opensshSettings"],
+            "{level}: services.openssh.settings"
+        );
+        assert_eq!(m["firewall"]["enable"], true, "{level}: firewall");
+        assert_eq!(m["firewall"]["nftables"], true, "{level}: nftables");
+        if !s["firewall"]["allowedTCPPorts"].is_null() {
+            assert_eq!(
+                m["firewall"]["allowedTCPPorts"],
+                s["firewall"]["allowedTCPPorts"]
+            );
+        }
+        let rate_limited = m["firewall"]["extraInputRules"]
+            .as_str()
+            .unwrap()
+            .contains("tcp dport { 22 } ct state new limit rate over 10/minute");
+        assert_eq!(
+            rate_limited,
+            s["firewall"]["sshRateLimit"] == true,
+            "{level}: SSH rate limit"
+        );
+        assert_eq!(
+            m["audit"]["auditd"], s["audit"]["auditd"],
+            "{level}: auditd"
+        );
+        if s["audit"]["auditd"] == true {
+            assert_eq!(
+                m["audit"]["rules"], s["audit"]["rules"],
+                "{level}: audit rules"
+            );
+        }
+
+        assert_eq!(
+            m["sitePolicy"].as_str().unwrap().lines().nth(1),
+            Some(format!("extends = \"{level}\"").as_str()),
+            "{level}: /etc/hardenctl/policy.toml"
+        );
+        let agent = &m["services"]["hardenctl"]["serviceConfig"];
+        assert_eq!(agent["Type"], "notify");
+        assert!(
+            agent["ExecStart"]
+                .as_str()
+                .unwrap()
+                .ends_with("-hardenctl/bin/hardenctl daemon")
+        );
+        assert!(
+            agent["ExecReload"]
+                .as_str()
+                .unwrap()
+                .ends_with("kill -HUP $MAINPID")
+        );
+        assert_eq!(agent["StateDirectory"], "hardenctl");
+        assert_eq!(agent["ProtectSystem"], "strict");
+        assert_eq!(agent["NoNewPrivileges"], true);
+        assert_eq!(
+            m["services"]["hardenctl"]["wantedBy"],
+            serde_json::json!(["multi-user.target"])
+        );
+
+        let timers: Vec<&str> = m["timers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = Vec::new();
+        if s["services"]["integrityTimer"] == true {
+            want.push("hardenctl-integrity");
+        }
+        if s["services"]["updateCheck"] == true {
+            want.push("hardenctl-update-check");
+        }
+        assert_eq!(timers, want, "{level}: timers");
+        for t in &timers {
+            assert!(
+                m["services"].get(*t).is_some(),
+                "{level}: {t}.timer has no service"
+            );
+        }
+    }
+}
+
+/// Options a site sets win over the level's mkDefault values; lists merge; the agent can be
+/// turned off.
+#[test]
+fn nixos_module_yields_to_the_site() {
+    let m = nix_eval(&module_eval(
+        "strict",
+        r#"{ boot.kernel.sysctl."net.ipv4.ip_forward" = 1;
+             boot.kernelParams = [ "console=ttyS0" ];
+             services.openssh.settings.LogLevel = "INFO";
+             security.hardening.daemon.enable = false;
+             security.hardening.sitePolicy = "[sysctl]\n\"net.ipv4.ip_forward\" = 1\n"; }"#,
+    ));
+    assert_eq!(m["sysctl"]["net.ipv4.ip_forward"], 1);
+    assert_eq!(m["sysctl"]["kernel.kptr_restrict"], 2);
+    let params = m["kernelParams"].as_array().unwrap();
+    assert!(params.contains(&serde_json::json!("console=ttyS0")));
+    assert!(params.contains(&serde_json::json!("lockdown=integrity")));
+    assert_eq!(m["opensshSettings"]["LogLevel"], "INFO");
+    assert!(m["services"].get("hardenctl").is_none());
+    assert!(
+        m["sitePolicy"]
+            .as_str()
+            .unwrap()
+            .ends_with("extends = \"strict\"\n[sysctl]\n\"net.ipv4.ip_forward\" = 1\n")
+    );
+}
+
+/// The module system used offline rejects what NixOS rejects, so a mistake in the module cannot
+/// pass here and fail only on a real system.
+#[test]
+fn nixos_module_mistakes_are_rejected() {
+    let typo = nix_eval_error(&module_eval(
+        "standard",
+        "{ security.hardening.levle = \"strict\"; }",
+    ));
+    assert!(
+        typo.contains("The option `security.hardening.levle' does not exist"),
+        "{typo}"
+    );
+    let bad_level = nix_eval_error(&module_eval(
+        "standard",
+        "{ security.hardening.level = lib.mkForce \"paranoid\"; }",
+    ));
+    assert!(
+        bad_level.contains("security.hardening.level"),
+        "{bad_level}"
+    );
+    let conflict = nix_eval_error(&module_eval(
+        "standard",
+        "{ security.hardening.auditd.enable = true; } { security.hardening.auditd.enable = false; }",
+    ));
+    assert!(conflict.contains("conflicting definitions"), "{conflict}");
+}
+
+/// flake.nix exposes every output the images, CI and users rely on (evaluated without its
+/// inputs, nix/tests/flake-outputs.nix), and its nixosModules.default runs the flake's own build.
+#[test]
+fn flake_exposes_every_output() {
+    let f =
+        nix_eval("import ./nix/tests/flake-outputs.nix { lib = import ./nix/tests/minilib.nix; }");
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&f["inputs"]),
+        ["nix-ros-overlay", "nixos-wsl", "nixpkgs"]
+    );
+    assert_eq!(
+        names(&f["packages"]["x86_64-linux"]),
+        [
+            "default",
+            "hardenctl",
+            "iso-ros2",
+            "vm-ros2",
+            "vm-ros2-disk",
+            "wsl-ros2"
+        ]
+    );
+    assert_eq!(
+        names(&f["nixosConfigurations"]),
+        ["iso-ros2", "vm-ros2", "wsl-ros2"]
+    );
+    assert_eq!(
+        names(&f["nixosModules"]),
+        ["default", "hardening", "ros2-dev"]
+    );
+    assert_eq!(
+        names(&f["checks"]["x86_64-linux"]),
+        [
+            "audit-iso-ros2",
+            "audit-vm-ros2",
+            "audit-wsl-ros2",
+            "basic-services",
+            "dev-tools",
+            "docker-services",
+            "network",
+            "security-hardening"
+        ]
+    );
+    assert_eq!(names(&f["devShells"]["x86_64-linux"]), ["default"]);
+    assert_eq!(
+        f["defaultModulePackage"],
+        "hardenctl-callPackage-package.nix"
+    );
+    assert!(
+        f["defaultModuleDaemon"]
+            .as_str()
+            .unwrap()
+            .ends_with("hardenctl-callPackage-package.nix/bin/hardenctl daemon")
+    );
+}
+
+/// flake.lock pins every input the flake names, nixpkgs through nix-ros-overlay (the revision
+/// its binary cache was built from), each with a revision and a NAR hash.
+#[test]
+fn flake_lock_pins_every_input() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("flake.lock")).unwrap()).unwrap();
+    assert_eq!(lock["version"], 7);
+    let nodes = lock["nodes"].as_object().unwrap();
+    let root_inputs = &nodes["root"]["inputs"];
+    assert_eq!(
+        root_inputs["nixpkgs"],
+        serde_json::json!(["nix-ros-overlay", "nixpkgs"])
+    );
+    assert_eq!(
+        nodes["nixos-wsl"]["inputs"]["nixpkgs"],
+        serde_json::json!(["nixpkgs"])
+    );
+    let mut reached = vec!["root".to_owned()];
+    let mut i = 0;
+    while i < reached.len() {
+        let node = &nodes[&reached[i]];
+        for (_, target) in node["inputs"].as_object().into_iter().flatten() {
+            if let Some(name) = target.as_str()
+                && !reached.iter().any(|r| r == name)
+            {
+                reached.push(name.to_owned());
+            }
+        }
+        if reached[i] != "root" {
+            let locked = &node["locked"];
+            assert_eq!(locked["rev"].as_str().unwrap().len(), 40, "{}", reached[i]);
+            assert!(
+                locked["narHash"].as_str().unwrap().starts_with("sha256-"),
+                "{}",
+                reached[i]
+            );
+        }
+        i += 1;
+    }
+    reached.sort();
+    let mut all: Vec<String> = nodes.keys().cloned().collect();
+    all.sort();
+    assert_eq!(
+        reached, all,
+        "nodes the lock has but no input reaches, or the reverse"
+    );
 }

@@ -4,7 +4,7 @@
 # (../modules/hardening.nix) applies these values with mkDefault.
 policy:
 let
-  inherit (builtins) attrNames filter isBool toString hasAttr listToAttrs;
+  inherit (builtins) attrNames filter isBool isList elem concatStringsSep toString hasAttr listToAttrs;
 
   get = set: name: default: if hasAttr name set then set.${name} else default;
   kernel = get policy "kernel" { };
@@ -27,8 +27,15 @@ let
   # comma-joined algorithm lists; its option is spelled `Macs` (sshd keywords are case-insensitive,
   # and the module asserts against case-duplicate keys).
   rename = { MACs = "Macs"; };
+  # NixOS accepts a list only for the keys it knows how to join (Ciphers, KexAlgorithms, Macs with
+  # commas; AuthorizedKeysFile and the Allow/Deny lists with spaces) and throws on any other list
+  # when it writes sshd_config. The policy's other lists (HostKeyAlgorithms, ...) are
+  # comma-separated algorithm lists in sshd_config, so they are given as one joined string.
+  nixosJoins = [ "Ciphers" "KexAlgorithms" "Macs" "AuthorizedKeysFile" "AllowGroups" "AllowUsers" "DenyGroups" "DenyUsers" ];
+  sshValue = name: value:
+    if isList value && !(elem name nixosJoins) then concatStringsSep "," value else value;
   opensshSettings = listToAttrs (map
-    (name: { name = get rename name name; value = ssh.${name}; })
+    (key: let name = get rename key key; in { inherit name; value = sshValue name ssh.${key}; })
     (attrNames ssh));
 in
 {
