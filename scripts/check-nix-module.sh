@@ -42,7 +42,7 @@ if fw["allowedTCPPorts"] is not None:
     same("networking.firewall.allowedTCPPorts", m["firewall"]["allowedTCPPorts"], fw["allowedTCPPorts"])
 if fw["allowedUDPPorts"] is not None:
     same("networking.firewall.allowedUDPPorts", m["firewall"]["allowedUDPPorts"], fw["allowedUDPPorts"])
-same("ssh rate limit rule", "limit rate over" in m["firewall"]["extraInputRules"], fw["sshRateLimit"])
+same("ssh rate limit table", "limit rate over" in m["firewall"]["tables"].get("hardenctl-ssh-limit", {}).get("content", ""), fw["sshRateLimit"])
 same("security.auditd.enable", m["audit"]["auditd"], s["audit"]["auditd"])
 if s["audit"]["auditd"]:
     same("security.audit.rules", m["audit"]["rules"], s["audit"]["rules"])

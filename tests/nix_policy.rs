@@ -279,14 +279,11 @@ fn nixos_module_applies_the_level_and_runs_the_agent() {
                 s["firewall"]["allowedTCPPorts"]
             );
         }
-        let rate_limited = m["firewall"]["extraInputRules"]
-            .as_str()
-            .unwrap()
-            .contains("tcp dport { 22 } ct state new limit rate over 10/minute");
+        let limit_table = &m["firewall"]["tables"]["hardenctl-ssh-limit"];
         assert_eq!(
-            rate_limited,
+            !limit_table.is_null(),
             s["firewall"]["sshRateLimit"] == true,
-            "{level}: SSH rate limit"
+            "{level}: SSH rate limit table"
         );
         assert_eq!(
             m["audit"]["auditd"], s["audit"]["auditd"],
@@ -401,6 +398,52 @@ fn nixos_module_mistakes_are_rejected() {
         "{ security.hardening.auditd.enable = true; } { security.hardening.auditd.enable = false; }",
     ));
     assert!(conflict.contains("conflicting definitions"), "{conflict}");
+}
+
+/// The SSH rate limit the module adds is a table the real nft loads, whose input chain runs
+/// before NixOS's firewall (priority below `filter`) and drops new SSH connections over the limit:
+/// loaded into a network namespace of the test's own and read back.
+#[test]
+fn nixos_ssh_rate_limit_loads_in_nft_before_the_firewall() {
+    let m = nix_eval(&module_eval("standard", ""));
+    let table = &m["firewall"]["tables"]["hardenctl-ssh-limit"];
+    assert_eq!(table["family"], "inet");
+    let content = table["content"].as_str().unwrap();
+
+    let ns = common::Netns::new();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        format!("table inet hardenctl-ssh-limit {{\n{content}}}\n"),
+    )
+    .unwrap();
+    ns.nft(&["-f", file.path().to_str().unwrap()]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&ns.nft(&["-j", "list", "table", "inet", "hardenctl-ssh-limit"]))
+            .unwrap();
+    let items = listed["nftables"].as_array().unwrap();
+    let chain = items
+        .iter()
+        .find_map(|i| i.get("chain"))
+        .expect("an input chain");
+    assert_eq!(chain["hook"], "input");
+    assert!(chain["prio"].as_i64().unwrap() < 0, "{chain}");
+    assert_eq!(chain["policy"], "accept");
+    let rule = items.iter().find_map(|i| i.get("rule")).expect("a rule");
+    let expr = rule["expr"].as_array().unwrap();
+    assert_eq!(
+        expr[0]["match"]["left"]["payload"]["field"], "dport",
+        "{rule}"
+    );
+    assert_eq!(expr[0]["match"]["right"], 22, "{rule}");
+    assert_eq!(expr[1]["match"]["right"], "new", "{rule}");
+    // `limit rate over`: `inv` is nft's JSON for "over".
+    assert_eq!(
+        expr[2]["limit"],
+        serde_json::json!({"burst": 20, "inv": true, "per": "minute", "rate": 10}),
+        "{rule}"
+    );
+    assert!(expr[3].get("drop").is_some(), "{rule}");
 }
 
 /// flake.nix exposes every output the images, CI and users rely on (evaluated without its

@@ -191,10 +191,20 @@ in
       networking.firewall.allowedUDPPorts = settings.firewall.allowedUDPPorts;
     })
     (mkIf settings.firewall.sshRateLimit {
-      # Drop new SSH connections beyond 10 a minute before they are accepted.
-      networking.firewall.extraInputRules = ''
-        tcp dport { ${sshPorts} } ct state new limit rate over 10/minute burst 20 packets drop
-      '';
+      # Drop new SSH connections beyond 10 a minute before they are accepted. Not in
+      # networking.firewall.extraInputRules: NixOS's nftables firewall puts those after its own
+      # `tcp dport { 22 } accept` (chain input-allow), where a limit is never reached. A base
+      # chain of its own on the input hook, run before the firewall's (priority -1 < filter),
+      # drops the excess; what it lets through goes on to the firewall as before.
+      networking.nftables.tables.hardenctl-ssh-limit = {
+        family = "inet";
+        content = ''
+          chain input {
+            type filter hook input priority -1; policy accept;
+            tcp dport { ${sshPorts} } ct state new limit rate over 10/minute burst 20 packets drop
+          }
+        '';
+      };
     })
 
     (mkIf cfg.auditd.enable {

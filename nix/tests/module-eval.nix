@@ -35,8 +35,8 @@ let
       networking.firewall.logRefusedConnections = mkOption { type = types.bool; default = true; };
       networking.firewall.allowedTCPPorts = mkOption { type = types.listOf types.port; default = [ ]; };
       networking.firewall.allowedUDPPorts = mkOption { type = types.listOf types.port; default = [ ]; };
-      networking.firewall.extraInputRules = mkOption { type = types.lines; default = ""; };
       networking.nftables.enable = mkOption { type = types.bool; default = false; };
+      networking.nftables.tables = anyAttrs;
       security.auditd.enable = mkOption { type = types.bool; default = false; };
       security.audit.enable = mkOption { type = types.oneOf [ types.bool (types.enum [ "lock" ]) ]; default = false; };
       security.audit.rules = mkOption { type = types.listOf types.str; default = [ ]; };
@@ -58,8 +58,9 @@ in
   blacklistedKernelModules = c.boot.blacklistedKernelModules;
   opensshSettings = c.services.openssh.settings;
   firewall = {
-    inherit (c.networking.firewall) enable logRefusedConnections allowedTCPPorts allowedUDPPorts extraInputRules;
+    inherit (c.networking.firewall) enable logRefusedConnections allowedTCPPorts allowedUDPPorts;
     nftables = c.networking.nftables.enable;
+    tables = c.networking.nftables.tables;
   };
   audit = { auditd = c.security.auditd.enable; inherit (c.security.audit) enable rules; };
   package = c.security.hardening.package.name;
