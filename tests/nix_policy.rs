@@ -400,6 +400,62 @@ fn nixos_module_mistakes_are_rejected() {
     assert!(conflict.contains("conflicting definitions"), "{conflict}");
 }
 
+/// The site policy the module writes (/etc/hardenctl/policy.toml, read by the agent and by live
+/// audits) is one hardenctl accepts: alone it resolves to the module's level, and with the
+/// option's documented example the override and the waiver take.
+#[test]
+fn nixos_site_policy_is_one_hardenctl_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    for level in ["minimal", "standard", "strict"] {
+        let plain = nix_eval(&module_eval(level, ""));
+        let file = dir.path().join(format!("{level}.toml"));
+        std::fs::write(&file, plain["sitePolicy"].as_str().unwrap()).unwrap();
+        let shown = hardenctl()
+            .args(["policy", "show", "--format", "toml", "--policy"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            shown.status.success(),
+            "{level}: {}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        let table: toml::Table = toml::from_str(&String::from_utf8(shown.stdout).unwrap()).unwrap();
+        assert_eq!(
+            values_only(serde_json::to_value(table).unwrap()),
+            values_only(hardenctl_policy(level)),
+            "{level}: the module's policy file resolves to another policy"
+        );
+
+        let example = plain["sitePolicyExample"].as_str().unwrap();
+        let with_site = nix_eval(&module_eval(
+            level,
+            &format!(
+                "{{ security.hardening.sitePolicy = {}; }}",
+                serde_json::to_string(example).unwrap()
+            ),
+        ));
+        std::fs::write(&file, with_site["sitePolicy"].as_str().unwrap()).unwrap();
+        let shown = hardenctl()
+            .args(["policy", "show", "--format", "toml", "--policy"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            shown.status.success(),
+            "{level} with the example: {}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        let text = String::from_utf8(shown.stdout).unwrap();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(
+            table["sysctl"]["net.ipv4.ip_forward"].as_integer(),
+            Some(1),
+            "{level}: {text}"
+        );
+    }
+}
+
 /// The SSH rate limit the module adds is a table the real nft loads, whose input chain runs
 /// before NixOS's firewall (priority below `filter`) and drops new SSH connections over the limit:
 /// loaded into a network namespace of the test's own and read back.

@@ -107,6 +107,7 @@ in
         [[waivers]]
         check = "sysctl.net.ipv4.ip_forward"
         reason = "this host routes for the lab network"
+        owner = "ops@example.org"
       '';
       description = ''
         Extra lines of hardenctl's site policy, appended to /etc/hardenctl/policy.toml after

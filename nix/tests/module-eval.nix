@@ -64,6 +64,7 @@ in
   };
   audit = { auditd = c.security.auditd.enable; inherit (c.security.audit) enable rules; };
   package = c.security.hardening.package.name;
+  sitePolicyExample = evaluated.options.security.hardening.sitePolicy.example;
   sitePolicy = c.environment.etc."hardenctl/policy.toml".text;
   # Units, without the parts that only name store paths (scripts, PATH).
   services = lib.mapAttrs (_: u: removeAttrs u [ "script" "path" ]) c.systemd.services;
