@@ -2,8 +2,8 @@
 # (system features kvm and nixos-test), so they run where Nix has its binary cache and /dev/kvm:
 # a developer's NixOS machine or the GitHub Actions workflow (.github/workflows/nixos-images.yml).
 #
-# The scenarios are those of the Debian VM suite that runs everywhere (tests/vm_*.rs, issue
-# "VM tests"): keep the two in step. What each checks:
+# The scenarios are those of the Debian VM suite that runs without Nix, under QEMU, in the
+# project's own test suite (issue "VM tests"): keep the two in step. What each checks:
 #   basic-services      sshd, nix, user management, hardenctl.service active (Type=notify ready)
 #   docker-services     the Docker daemon and a container run
 #   dev-tools           git, editors, Python, utilities, the ROS 2 environment and colcon
