@@ -5,6 +5,7 @@
 #      nix/lib/settings.nix (which the test suite compares with hardenctl's own policy);
 #   2. nixpkgs' lib and minilib.nix give byte-identical results, for every level and for the
 #      flake's outputs (nix/tests/flake-outputs.nix), so the offline tests stand for nixpkgs;
+#      and for the ROS 2 environment module (nix/tests/ros2-eval.nix);
 #   3. the agent's sandbox equals packaging/hardenctl.service's, when that unit exists;
 #   4. with NIX_ROS_OVERLAY=/path/to/nix-ros-overlay: the ROS 2 packages the images use exist in
 #      both distros; with NIXOS_WSL=/path/to/NixOS-WSL: the wsl.* options the WSL image sets exist.
@@ -62,6 +63,15 @@ if [ "$outputs" != "$(eval_json nix/tests/flake-outputs.nix --arg lib "import ./
   echo "flake outputs: nixpkgs' lib and nix/tests/minilib.nix disagree"; exit 1
 fi
 echo "flake outputs: $outputs"
+
+for args in "distro=jazzy" "distro=humble gui=true" "distro=jazzy openDdsPorts=true"; do
+  set -- ; for a in $args; do k=${a%%=*} v=${a#*=}; [ "$k" = distro ] && set -- "$@" --argstr "$k" "$v" || set -- "$@" --arg "$k" "$v"; done
+  real=$(eval_json nix/tests/ros2-eval.nix --arg lib "import $lib" "$@")
+  if [ "$real" != "$(eval_json nix/tests/ros2-eval.nix --arg lib "import ./nix/tests/minilib.nix" "$@")" ]; then
+    echo "ros2Dev ($args): nixpkgs' lib and nix/tests/minilib.nix disagree"; exit 1
+  fi
+  echo "ros2Dev ($args): $real"
+done
 
 if [ -f packaging/hardenctl.service ]; then
   agent=$(eval_json -E "(import ./nix/tests/module-eval.nix { lib = import $lib; level = \"standard\"; }).services.hardenctl.serviceConfig")

@@ -502,6 +502,61 @@ fn nixos_ssh_rate_limit_loads_in_nft_before_the_firewall() {
     assert!(expr[3].get("drop").is_some(), "{rule}");
 }
 
+/// The ROS 2 environment module: the distro's packages in one environment plus colcon, RViz only
+/// with `gui`, the site's extra packages, ROS 2 kept on loopback unless the DDS ports are opened
+/// (with the switch each distro understands).
+#[test]
+fn ros2_environment_follows_its_options() {
+    let eval = |args: &str| {
+        nix_eval(&format!(
+            "import ./nix/tests/ros2-eval.nix {{ lib = import ./nix/tests/minilib.nix; {args} }}"
+        ))
+    };
+    let jazzy = eval("distro = \"jazzy\";");
+    assert_eq!(
+        jazzy["packages"],
+        serde_json::json!([
+            "jazzy-env(jazzy-ros-core jazzy-ros2cli jazzy-ros2launch jazzy-demo-nodes-cpp jazzy-demo-nodes-py jazzy-turtlesim)",
+            "colcon"
+        ])
+    );
+    assert_eq!(
+        jazzy["variables"],
+        serde_json::json!({"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_DISTRO": "jazzy", "ROS_DOMAIN_ID": "0"})
+    );
+    assert_eq!(jazzy["udpPortRanges"], serde_json::json!([]));
+
+    let humble = eval("distro = \"humble\"; gui = true;");
+    assert!(
+        humble["packages"][0]
+            .as_str()
+            .unwrap()
+            .contains("humble-rviz2")
+    );
+    assert_eq!(humble["variables"]["ROS_LOCALHOST_ONLY"], "1");
+    assert!(
+        humble["variables"]
+            .get("ROS_AUTOMATIC_DISCOVERY_RANGE")
+            .is_none()
+    );
+
+    let open = eval("distro = \"jazzy\"; openDdsPorts = true;");
+    assert_eq!(
+        open["udpPortRanges"],
+        serde_json::json!([{"from": 7400, "to": 7700}])
+    );
+    assert!(
+        open["variables"]
+            .get("ROS_AUTOMATIC_DISCOVERY_RANGE")
+            .is_none()
+    );
+
+    let bad = nix_eval_error(
+        "import ./nix/tests/ros2-eval.nix { lib = import ./nix/tests/minilib.nix; distro = \"rolling\"; }",
+    );
+    assert!(bad.contains("ros2Dev.distro"), "{bad}");
+}
+
 /// flake.nix exposes every output the images, CI and users rely on (evaluated without its
 /// inputs, nix/tests/flake-outputs.nix), and its nixosModules.default runs the flake's own build.
 #[test]

@@ -12,6 +12,8 @@ let
 
   nameValuePair = name: value: { inherit name value; };
   mapAttrs' = f: set: listToAttrs (map (n: f n set.${n}) (attrNames set));
+  optionals = cond: xs: if cond then xs else [ ];
+  optionalAttrs = cond: set: if cond then set else { };
   optional = cond: x: if cond then [ x ] else [ ];
   genAttrs = names: f: listToAttrs (map (n: { name = n; value = f n; }) names);
   concatMapStringsSep = sep: f: list: concatStringsSep sep (map f list);
@@ -114,6 +116,11 @@ let
         else if all isList values then concatLists values
         else mergeEqual loc values;
     };
+    functionTo = t: mkType {
+      name = "function that evaluates to a(n) ${t.name}";
+      check = isFunction;
+      merge = loc: fns: x: t.merge (loc ++ [ "<function body>" ]) (map (f: f x) fns);
+    };
     submodule = module: mkType {
       name = "submodule";
       check = isAttrs;
@@ -199,7 +206,7 @@ let
   lib = {
     inherit mkOverride mkDefault mkForce mkIf mkMerge mkOption mkEnableOption literalExpression
       literalMD types evalModules genAttrs concatMapStringsSep mapAttrs optional
-      nameValuePair mapAttrs';
+      nameValuePair mapAttrs' optionals optionalAttrs;
   };
 in
 lib
