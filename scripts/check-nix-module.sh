@@ -65,7 +65,11 @@ fi
 echo "flake outputs: $outputs"
 
 for args in "distro=jazzy" "distro=humble gui=true" "distro=jazzy openDdsPorts=true"; do
-  set -- ; for a in $args; do k=${a%%=*} v=${a#*=}; [ "$k" = distro ] && set -- "$@" --argstr "$k" "$v" || set -- "$@" --arg "$k" "$v"; done
+  set --
+  for a in $args; do
+    k=${a%%=*} v=${a#*=}
+    if [ "$k" = distro ]; then set -- "$@" --argstr "$k" "$v"; else set -- "$@" --arg "$k" "$v"; fi
+  done
   real=$(eval_json nix/tests/ros2-eval.nix --arg lib "import $lib" "$@")
   if [ "$real" != "$(eval_json nix/tests/ros2-eval.nix --arg lib "import ./nix/tests/minilib.nix" "$@")" ]; then
     echo "ros2Dev ($args): nixpkgs' lib and nix/tests/minilib.nix disagree"; exit 1
