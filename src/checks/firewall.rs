@@ -225,7 +225,9 @@ pub(super) fn remediation(rule: Rule, expected: &Value) -> Remediation {
         ),
         Rule::SshRateLimit => (
             "`tcp dport 22 ct state new limit rate 10/minute burst 20 packets accept` (or a meter per source address) before any plain accept of port 22".to_owned(),
-            "networking.firewall.extraInputRules = \"tcp dport 22 ct state new limit rate over 10/minute drop\";".to_owned(),
+            // Not extraInputRules: NixOS puts those after its own `tcp dport 22 accept`, where a limit
+            // is never reached. The hardening module's own table runs before the firewall's chain.
+            "security.hardening.enable = true; (its table inet hardenctl-ssh-limit drops new SSH connections over 10/minute before the firewall accepts them), or networking.nftables.tables.<name> with an input chain at priority -1 holding `tcp dport 22 ct state new limit rate over 10/minute burst 20 packets drop`".to_owned(),
         ),
         Rule::LogDropped => (
             "Add `log prefix \"nft-drop: \" limit rate 5/second` before the final drop of the input chain".to_owned(),
