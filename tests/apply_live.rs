@@ -396,3 +396,201 @@ fn an_unconfirmed_firewall_change_rolls_back_by_itself() {
         "a confirmed change was rolled back"
     );
 }
+
+fn ssh_attempt(client: &Netns, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &client.0])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const SSH_OPTS: [&str; 10] = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "NumberOfPasswordPrompts=1",
+    "-p",
+    "2222",
+];
+
+/// A password attempt (sshpass) and a key attempt against the sshd in `server`.
+fn attempts(client: &Netns, root: &Path) -> (String, String) {
+    let target = format!("nobody@{SERVER}");
+    let mut pw = vec![
+        "sshpass",
+        "-p",
+        "not-the-password",
+        "ssh",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password",
+    ];
+    pw.extend_from_slice(&SSH_OPTS);
+    pw.extend_from_slice(&[&target, "true"]);
+    let key = root.join("client_key");
+    let mut k = vec![
+        "ssh",
+        "-v",
+        "-i",
+        key.to_str().unwrap(),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "PasswordAuthentication=no",
+    ];
+    k.extend_from_slice(&SSH_OPTS);
+    k.extend_from_slice(&[&target, "true"]);
+    (ssh_attempt(client, &pw), ssh_attempt(client, &k))
+}
+
+/// Starts sshd in `server` with the root's main configuration, its `Include` pointed into the
+/// root (sshd resolves absolute paths on the host), and waits until it listens.
+struct Sshd(std::process::Child);
+
+impl Sshd {
+    fn start(server: &Netns, client: &Netns, root: &Path) -> Sshd {
+        let main = std::fs::read_to_string(root.join("etc/ssh/sshd_config")).unwrap();
+        let text: String = main
+            .lines()
+            .map(|l| match l.strip_prefix("Include /") {
+                Some(rest) => format!("Include {}/{rest}\n", root.display()),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        let config = root.join("run_config");
+        std::fs::write(&config, text).unwrap();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &server.0,
+                "/usr/sbin/sshd",
+                "-D",
+                "-e",
+                "-f",
+            ])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !connects(client, 2222) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "sshd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Sshd(child)
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sshd_with_the_applied_drop_in_takes_keys_and_refuses_passwords() {
+    let (server, client) = pair();
+    // sshd's privilege separation directory, as its service would make it.
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    // StrictModes wants every directory above the key file root-owned and not group or world
+    // writable, which /tmp is not: the root lives in /run.
+    let dir = tempfile::Builder::new()
+        .prefix("hc-sshd-")
+        .tempdir_in("/run")
+        .unwrap();
+    let root = dir.path();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(root.join("etc/ssh")).unwrap();
+    std::fs::create_dir_all(root.join("keys")).unwrap();
+    for (key, file) in [
+        ("host", "etc/ssh/ssh_host_ed25519_key"),
+        ("client", "client_key"),
+    ] {
+        let p = root.join(file);
+        run(&[
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            key,
+            "-f",
+            p.to_str().unwrap(),
+        ]);
+    }
+    std::fs::copy(root.join("client_key.pub"), root.join("keys/nobody")).unwrap();
+    std::fs::set_permissions(
+        root.join("keys/nobody"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n").unwrap();
+    std::fs::write(
+        root.join("etc/ssh/sshd_config"),
+        format!(
+            "ListenAddress {SERVER}:2222\nHostKey {r}/etc/ssh/ssh_host_ed25519_key\nPidFile {r}/sshd.pid\nAuthorizedKeysFile {r}/keys/%u\nUsePAM no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n",
+            r = root.display()
+        ),
+    )
+    .unwrap();
+
+    // Before: passwords are offered.
+    {
+        let _sshd = Sshd::start(&server, &client, root);
+        let (pw, key) = attempts(&client, root);
+        assert!(
+            pw.contains("Permission denied (publickey,password)"),
+            "{pw}"
+        );
+        assert!(key.contains(&format!("Authenticated to {SERVER}")), "{key}");
+    }
+
+    // The guard reads authorized keys inside the root, where this host path does not resolve:
+    // --force, which the guard tests in apply_root cover.
+    let out = common::hardenctl()
+        .args([
+            "apply", "--level", "standard", "--only", "sshd", "--force", "--root",
+        ])
+        .arg(root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("+PasswordAuthentication no")
+            && stdout.contains("done: check the new sshd configuration with sshd -t"),
+        "{stdout}"
+    );
+
+    // After: the drop-in wins over the main file's `PasswordAuthentication yes`.
+    let _sshd = Sshd::start(&server, &client, root);
+    let (pw, key) = attempts(&client, root);
+    assert!(
+        pw.contains("Permission denied (publickey)"),
+        "password login not refused: {pw}"
+    );
+    assert!(
+        key.contains(&format!("Authenticated to {SERVER}")),
+        "key login refused: {key}"
+    );
+}

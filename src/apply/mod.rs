@@ -127,6 +127,42 @@ impl Options {
     }
 }
 
+/// The part of the system that repairs `check`, if apply repairs it at all.
+fn scope_of(check: &Check, expected: &Value) -> Option<Scope> {
+    Some(match check.desired(expected)? {
+        Desired::Sysctl { .. } => Scope::Sysctl,
+        Desired::Sshd { .. } => Scope::Sshd,
+        Desired::Cmdline { .. } => Scope::Cmdline,
+        Desired::ModuleDisabled { .. } => Scope::Modules,
+        Desired::AuditRules { .. } => Scope::Audit,
+        Desired::FileMode { .. } | Desired::HostKeys => Scope::Files,
+        Desired::Firewall => Scope::Firewall,
+    })
+}
+
+/// The policy cut down to the checks apply may repair under `opts` (all of them without
+/// `--only`): what the audit before a plan needs to evaluate. A `--only firewall` apply does
+/// not scan the whole file system for world-writable files first.
+pub fn audit_policy(policy: &Policy, opts: &Options) -> Policy {
+    let mut p = policy.clone();
+    if opts.only.is_some() {
+        p.values.retain(|id, e| {
+            let Some(check) = checks::find(id) else {
+                return false;
+            };
+            match scope_of(check, &e.value) {
+                Some(Scope::Sysctl) => match check.desired(&e.value) {
+                    Some(Desired::Sysctl { key, .. }) => opts.wants_sysctl(check, key),
+                    _ => false,
+                },
+                Some(scope) => opts.wants(scope),
+                None => false,
+            }
+        });
+    }
+    p
+}
+
 /// One change of a plan.
 #[derive(Debug, Clone)]
 pub struct Change {

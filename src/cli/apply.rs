@@ -134,7 +134,11 @@ pub(super) fn run(args: &ApplyArgs) -> Result<ExitCode, Failure> {
         force: args.force,
         ssh_connection: std::env::var("SSH_CONNECTION").ok(),
     };
-    let report = crate::engine::audit(&policy, view.as_ref(), jiff::Timestamp::now());
+    let report = crate::engine::audit(
+        &apply::audit_policy(&policy, &opts),
+        view.as_ref(),
+        jiff::Timestamp::now(),
+    );
     let plan = apply::plan(&policy, view.as_ref(), &report, &opts).map_err(Failure)?;
     let rendered = plan.render();
     output::emit(None, |out| {
