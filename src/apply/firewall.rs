@@ -651,3 +651,90 @@ impl Spec {
         self.tcp_ports.contains(&port) || allowed(&self.allow_v4) || allowed(&self.allow_v6)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            drop_by_default: true,
+            established: true,
+            ssh_port: 22,
+            ssh_rate_limit: true,
+            tcp_ports: vec![22, 443],
+            udp_ports: Vec::new(),
+            allow_v4: vec![("10.0.0.0".to_owned(), 8)],
+            allow_v6: Vec::new(),
+            log_dropped: false,
+        }
+    }
+
+    #[test]
+    fn the_batch_replaces_the_table_in_one_transaction_and_keeps_bans() {
+        let bans = [
+            Ban {
+                set: BAN_V4.to_owned(),
+                address: "192.0.2.7".to_owned(),
+                remaining: Some(3000),
+            },
+            Ban {
+                set: BAN_V6.to_owned(),
+                address: "2001:db8::1".to_owned(),
+                remaining: Some(0),
+            },
+        ];
+        let json = to_json(&replace_batch(&spec(), &bans));
+        let cmds = json["nftables"].as_array().unwrap();
+        assert_eq!(cmds[0]["add"]["table"]["name"], TABLE);
+        assert_eq!(cmds[1]["delete"]["table"]["name"], TABLE);
+        let text = json.to_string();
+        assert!(
+            text.contains("\"192.0.2.7\"") && text.contains("\"timeout\":3000"),
+            "{text}"
+        );
+        // An expired ban is not re-added.
+        assert!(!text.contains("2001:db8::1"));
+        // Only hardenctl's table is named anywhere.
+        for c in cmds {
+            let obj = c.as_object().unwrap().values().next().unwrap();
+            let body = obj.as_object().unwrap().values().next().unwrap();
+            let table = body.get("table").or_else(|| body.get("name")).unwrap();
+            assert!(
+                table == TABLE || body.get("table").is_some_and(|t| t == TABLE),
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn bans_and_digest_are_read_from_a_listing() {
+        let listing = serde_json::json!({"nftables": [
+            {"metainfo": {"version": "1.0.6"}},
+            {"set": {"family": "inet", "table": "hardenctl", "name": "ban_v4", "type": "ipv4_addr",
+                     "flags": ["timeout"], "elem": [
+                {"elem": {"val": "192.0.2.7", "timeout": 3600, "expires": 3541}},
+                "198.51.100.1"]}},
+            {"rule": {"family": "inet", "table": "hardenctl", "chain": "input", "handle": 9,
+                      "comment": "hardenctl abc123", "expr": []}},
+            {"rule": {"family": "inet", "table": "hardenctl", "chain": "input", "handle": 10, "expr": []}}
+        ]});
+        let bans = bans_of(&listing);
+        assert_eq!(bans.len(), 2);
+        assert_eq!(bans[0].remaining, Some(3541));
+        assert_eq!(bans[1].remaining, None);
+        assert_eq!(running_digest(&listing), (Some("abc123".to_owned()), 2));
+        let restore = restore_batch(Some(&listing), &bans);
+        let text = restore.to_string();
+        assert!(!text.contains("\"handle\""), "{text}");
+        assert!(text.contains("\"timeout\":3541"), "{text}");
+    }
+
+    #[test]
+    fn guards_see_ports_and_allow_lists() {
+        let s = spec();
+        assert!(s.accepts(None, 22) && !s.accepts(None, 80));
+        assert!(s.accepts(Some("10.1.2.3".parse().unwrap()), 80));
+        assert!(!s.accepts(Some("192.0.2.1".parse().unwrap()), 80));
+    }
+}
