@@ -103,6 +103,13 @@ pub(super) fn plan(ctx: &Ctx<'_>, plan: &mut Plan) -> io::Result<()> {
         if entries.get(&keyword.to_ascii_lowercase()) != Some(&new) {
             entries.insert(keyword.to_ascii_lowercase(), new);
             ids.push(check.id.to_owned());
+        } else if old.is_some() && with_include(&String::from_utf8_lossy(&main)).is_none() {
+            // The drop-in already wins for the global value: what still fails is a `Match`
+            // block, which a global setting cannot override.
+            plan.notes.push(format!(
+                "{} still fails although {DROP_IN} sets `{keyword}`: a Match block in the sshd configuration sets it (see `hardenctl audit` for the line); edit that block",
+                check.id
+            ));
         }
     }
     let new = render(&entries).into_bytes();
