@@ -379,7 +379,7 @@ fn an_unconfirmed_firewall_change_rolls_back_by_itself() {
     assert!(err.contains("rolled back"), "{err}");
 
     // Confirmed in time, the change stays.
-    apply(&server, &persist, &second, &["--confirm-within", "3s"]);
+    apply(&server, &persist, &second, &["--confirm-within", "5s"]);
     let (out, err, code) = hardenctl_in(
         &server,
         &[
@@ -390,11 +390,14 @@ fn an_unconfirmed_firewall_change_rolls_back_by_itself() {
         ],
     );
     assert_eq!(code, 0, "{out}{err}");
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(6));
     assert!(
         !connects(&client, 8080),
         "a confirmed change was rolled back"
     );
+    let result =
+        std::fs::read_to_string(persist.join("var/lib/hardenctl/apply/confirm-result")).unwrap();
+    assert_eq!(result.trim(), "confirmed");
 }
 
 fn ssh_attempt(client: &Netns, args: &[&str]) -> String {
