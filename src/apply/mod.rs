@@ -111,6 +111,31 @@ pub struct Options {
 }
 
 impl Options {
+    /// A live apply on this host: files under `/`, the running system changed (the daemon's
+    /// `enforce = true`).
+    pub fn live_host() -> Self {
+        Options {
+            persist_root: PathBuf::from("/"),
+            live: true,
+            same_root: true,
+            only: None,
+            force: false,
+            ssh_connection: std::env::var("SSH_CONNECTION").ok(),
+        }
+    }
+
+    /// Persistent configuration of the system rooted at `root` only (`--root`).
+    pub fn root(root: impl Into<PathBuf>) -> Self {
+        Options {
+            persist_root: root.into(),
+            live: false,
+            same_root: true,
+            only: None,
+            force: false,
+            ssh_connection: None,
+        }
+    }
+
     fn wants(&self, scope: Scope) -> bool {
         match &self.only {
             None => scope != Scope::SysctlNet,
