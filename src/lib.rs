@@ -6,6 +6,7 @@
 //! the outcomes into a [`report::Report`], and one writer per format renders it.
 //! See ARCHITECTURE.md for the layers and the invariants.
 
+pub mod apply;
 pub mod checks;
 pub mod cli;
 pub mod engine;

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod audit;
+mod desired;
 mod files;
 mod firewall;
 mod kernel;
@@ -18,6 +19,8 @@ mod sysctl;
 use std::sync::OnceLock;
 
 use serde::Serialize;
+
+pub use desired::Desired;
 
 use crate::facts::Facts;
 use crate::policy::{Level, Value, ValueType};

@@ -53,7 +53,7 @@ fn rank(order: &[&[&str]], v: &str) -> Option<usize> {
         .position(|aliases| aliases.iter().any(|a| a.eq_ignore_ascii_case(v)))
 }
 
-fn expected_word(expected: &Value) -> String {
+pub(super) fn expected_word(expected: &Value) -> String {
     match expected {
         Value::Bool(true) => "yes".to_owned(),
         Value::Bool(false) => "no".to_owned(),

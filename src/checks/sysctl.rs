@@ -29,7 +29,7 @@ pub struct Rule {
     pub default: Option<i64>,
 }
 
-fn satisfies(actual: &str, expected: &Value, cmp: Cmp) -> bool {
+pub(super) fn satisfies(actual: &str, expected: &Value, cmp: Cmp) -> bool {
     match expected {
         Value::Int(want) => {
             let Ok(got) = actual.trim().parse::<i64>() else {

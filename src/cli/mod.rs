@@ -5,6 +5,7 @@
 //! (bad arguments, invalid policy, unreadable target). Every error is one line naming the file and
 //! the problem.
 
+mod apply;
 mod audit;
 mod catalog;
 mod diff;
@@ -54,6 +55,10 @@ pub enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// Repair failing checks: print the plan as a diff and carry it out.
+    Apply(apply::ApplyArgs),
+    /// Undo the last apply.
+    Rollback(apply::RollbackArgs),
     /// Failed-login analysis.
     Logins {
         #[command(subcommand)]
@@ -148,6 +153,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Policy { command } => policy::run(&command),
         Command::Logins { command } => logins::run(&command),
         Command::Diff(args) => diff::run(&args),
+        Command::Apply(args) => apply::run(&args),
+        Command::Rollback(args) => apply::run_rollback(&args),
     };
     match result {
         Ok(code) => code,

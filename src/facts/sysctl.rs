@@ -176,7 +176,7 @@ pub fn normalize_value(value: &str) -> String {
     value.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn key_matches(pattern: &str, key: &str) -> bool {
+pub fn key_matches(pattern: &str, key: &str) -> bool {
     if !pattern.contains('*') {
         return pattern == key;
     }

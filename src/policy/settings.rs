@@ -46,6 +46,12 @@ pub const SETTINGS: &[Setting] = &[
         ty: ValueType::NetList,
         doc: "Networks that are never banned (loopback is always allowed).",
     },
+    Setting {
+        table: "firewall",
+        name: "allow-from",
+        ty: ValueType::NetList,
+        doc: "Networks that hardenctl's firewall accepts on every port (management networks).",
+    },
 ];
 
 pub fn find(path: &str) -> Option<&'static Setting> {
