@@ -283,6 +283,24 @@ fn label(fs: &Ext4) -> Option<String> {
 
 /// Loads the ext4 file system at `start..start+len` and checks that it is the root of a system.
 fn load_root(disk: &Rc<dyn Disk>, start: u64, len: u64) -> Result<Ext4, String> {
+    // A truncated image still loads (the superblock is at its start) and then fails file by file;
+    // the size the superblock declares says at once that the end is missing.
+    let mut sb = [0u8; 1024];
+    disk.read_at(&mut sb, start + 1024)
+        .map_err(|e| format!("cannot read the ext4 superblock: {e}"))?;
+    let log = le32(&sb, 0x18);
+    let mut blocks = u64::from(le32(&sb, 0x04));
+    if le32(&sb, 0x60) & 0x80 != 0 {
+        blocks |= u64::from(le32(&sb, 0x150)) << 32; // INCOMPAT_64BIT: s_blocks_count_hi
+    }
+    if log <= 6 {
+        let declared = blocks.saturating_mul(1024 << log);
+        if declared > len {
+            return Err(format!(
+                "truncated ext4 file system ({declared} bytes declared, {len} available)"
+            ));
+        }
+    }
     let fs = Ext4::load(Box::new(Slice {
         disk: Rc::clone(disk),
         start,
