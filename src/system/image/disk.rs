@@ -635,6 +635,53 @@ mod tests {
         assert!(e.contains("protective MBR"), "{e}");
     }
 
+    proptest::proptest! {
+        /// Random tables with valid signatures and checksums (so that parsing gets past them):
+        /// every outcome is a list of partitions inside the disk or an error, never a panic.
+        #[test]
+        fn random_tables_never_panic_or_leave_the_disk(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 8192),
+            gpt in proptest::prelude::any::<bool>(),
+            count in 0u32..300,
+            entry_size in proptest::prop_oneof![proptest::prelude::Just(128u32), 0u32..600],
+            lba in 0u64..40,
+        ) {
+            let mut d = noise;
+            d.resize(32 * 1024, 0);
+            if gpt {
+                let h = &mut d[512..1024];
+                h[..8].copy_from_slice(b"EFI PART");
+                h[12..16].copy_from_slice(&92u32.to_le_bytes());
+                h[72..80].copy_from_slice(&lba.to_le_bytes());
+                h[80..84].copy_from_slice(&count.to_le_bytes());
+                h[84..88].copy_from_slice(&entry_size.to_le_bytes());
+                let len = (count as usize * entry_size as usize).min(1 << 20);
+                let at = lba as usize * 512;
+                if at + len <= 32 * 1024 {
+                    let crc = crc32(&d[at..at + len]);
+                    d[512 + 88..512 + 92].copy_from_slice(&crc.to_le_bytes());
+                }
+                let crc = crc32(&{
+                    let mut c = d[512..604].to_vec();
+                    c[16..20].fill(0);
+                    c
+                });
+                d[512 + 16..512 + 20].copy_from_slice(&crc.to_le_bytes());
+            } else {
+                d[510] = 0x55;
+                d[511] = 0xaa;
+                d[512..520].fill(0);
+            }
+            let first = d[..8192].to_vec();
+            let disk = Mem(d);
+            if let Ok(Some((_, parts))) = read_table(&disk, &first) {
+                for p in parts.iter().filter(|p| p.problem.is_none()) {
+                    proptest::prop_assert!(p.info.offset + p.info.size <= disk.size());
+                }
+            }
+        }
+    }
+
     #[test]
     fn hostile_gpt_headers_are_errors_not_panics() {
         // A header with a valid checksum and absurd entry sizes and offsets.
