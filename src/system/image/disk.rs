@@ -87,9 +87,13 @@ pub struct DiskInfo {
     pub label: Option<String>,
 }
 
-/// True when `head` (the first bytes of a file) looks like something [`open_root`] reads: qcow2,
-/// a GPT or MBR disk, or an ext2/3/4 file system.
+/// True when `head` (the first 36 KiB of a file, or all of it) looks like something [`open_root`]
+/// reads: qcow2, a GPT or MBR disk, or an ext2/3/4 file system, and not an ISO 9660 image.
 pub fn is_disk(head: &[u8]) -> bool {
+    // A hybrid ISO (NixOS's installer) also starts with an MBR and often a GPT: it is an ISO.
+    if head.get(0x8001..0x8006) == Some(b"CD001") {
+        return false;
+    }
     head.starts_with(QCOW2_MAGIC)
         || head.get(512..520) == Some(b"EFI PART")
         || head.get(4096..4104) == Some(b"EFI PART")
@@ -596,6 +600,16 @@ mod tests {
             buf.copy_from_slice(&self.0[offset as usize..offset as usize + buf.len()]);
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_hybrid_iso_is_not_a_disk() {
+        let mut head = vec![0u8; 0x9000];
+        head[510] = 0x55;
+        head[511] = 0xaa;
+        assert!(is_disk(&head));
+        head[0x8001..0x8006].copy_from_slice(b"CD001");
+        assert!(!is_disk(&head));
     }
 
     #[test]
