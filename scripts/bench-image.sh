@@ -15,6 +15,9 @@
 # Usage: scripts/bench-image.sh [SIZE_MB]  (default 1100); needs a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${OSCAP:-0}" = 1 ] && ! command -v oscap-chroot >/dev/null; then
+  echo "OSCAP=1 needs oscap-chroot: apt-get install openscap-utils ssg-debian" >&2; exit 2
+fi
 size_mb=${1:-1100}
 bin=${CARGO_TARGET_DIR:-target}/release/hardenctl
 [ -x "$bin" ] || cargo build --release
@@ -66,7 +69,6 @@ for ext in $formats; do
 done
 
 if [ "${OSCAP:-0}" = 1 ]; then
-  command -v oscap-chroot >/dev/null || { echo "OSCAP=1 needs oscap-chroot: apt-get install openscap-utils ssg-debian" >&2; exit 2; }
   content=/usr/share/xml/scap/ssg/content
   ds=$(ls "$content"/ssg-debian*-ds.xml | grep -E 'debian[0-9]+-ds\.xml$' | sort -V | tail -1)
   sed -E '/<xccdf-1\.2:platform idref="cpe:\/o:debian:debian_linux:[0-9]+"\/>/d' "$ds" > "$work/ds.xml"
