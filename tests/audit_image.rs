@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::nixos::{install, nixos_store};
 use common::{
-    Root, assert_same_findings, audit_image_at, base_root, fixture_root, hardenctl, run, status,
+    Root, assert_same_findings, audit_image_at, failing_root, fixture_root, hardenctl, run, status,
 };
 use serde_json::Value;
 
@@ -48,17 +48,7 @@ fn tarballs_give_the_findings_of_the_directory() {
     assert_eq!(r["target"]["image"]["compression"], "zstd");
 
     // A failing system: the same failures, actual values and evidence through every format.
-    let failing = base_root();
-    failing
-        .file("/etc/sysctl.d/10-weak.conf", "kernel.kptr_restrict = 0\n")
-        .file(
-            "/etc/ssh/sshd_config",
-            "PermitRootLogin yes\nPasswordAuthentication yes\n",
-        )
-        .file("/usr/share/x/world", "w")
-        .chmod("/usr/share/x/world", 0o666)
-        .symlink("/etc/sysctl.d/20-link.conf", "/usr/lib/sysctl.d/20.conf")
-        .file("/usr/lib/sysctl.d/20.conf", "kernel.dmesg_restrict = 0\n");
+    let failing = failing_root();
     let tmp = tempfile::tempdir().unwrap();
     let images = pack(failing.path(), tmp.path());
     let report = assert_same_findings(failing.path(), &images);

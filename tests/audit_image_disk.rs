@@ -12,8 +12,8 @@ use std::process::Command;
 
 use common::nixos::{install, nixos_store};
 use common::{
-    Root, assert_same_findings, audit_image_at, base_root, fixture_root, hardenctl, run, sha256_of,
-    status,
+    Root, assert_same_findings, audit_image_at, base_root, failing_root, fixture_root, hardenctl,
+    run, sha256_of, status,
 };
 use serde_json::Value;
 
@@ -230,17 +230,7 @@ fn disk_images_of_every_layout_give_the_findings_of_the_directory() {
     assert_eq!(part["size"], 16 * MIB);
 
     // A failing system: the same failures, actual values and evidence through every format.
-    let failing = base_root();
-    failing
-        .file("/etc/sysctl.d/10-weak.conf", "kernel.kptr_restrict = 0\n")
-        .file(
-            "/etc/ssh/sshd_config",
-            "PermitRootLogin yes\nPasswordAuthentication yes\n",
-        )
-        .file("/usr/share/x/world", "w")
-        .chmod("/usr/share/x/world", 0o666)
-        .symlink("/etc/sysctl.d/20-link.conf", "/usr/lib/sysctl.d/20.conf")
-        .file("/usr/lib/sysctl.d/20.conf", "kernel.dmesg_restrict = 0\n");
+    let failing = failing_root();
     let tmp = tempfile::tempdir().unwrap();
     let packed = pack(failing.path(), tmp.path());
     let images = paths(&packed);

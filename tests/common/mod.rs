@@ -85,6 +85,23 @@ pub fn base_root() -> Root {
     r
 }
 
+/// A root that fails many checks, with a world-writable file and a sysctl.d link into /usr/lib:
+/// the failures, actual values and evidence must survive every packing.
+pub fn failing_root() -> Root {
+    let failing = base_root();
+    failing
+        .file("/etc/sysctl.d/10-weak.conf", "kernel.kptr_restrict = 0\n")
+        .file(
+            "/etc/ssh/sshd_config",
+            "PermitRootLogin yes\nPasswordAuthentication yes\n",
+        )
+        .file("/usr/share/x/world", "w")
+        .chmod("/usr/share/x/world", 0o666)
+        .symlink("/etc/sysctl.d/20-link.conf", "/usr/lib/sysctl.d/20.conf")
+        .file("/usr/lib/sysctl.d/20.conf", "kernel.dmesg_restrict = 0\n");
+    failing
+}
+
 /// The hardenctl binary, with a clean environment so the host's site policy is never read.
 pub fn hardenctl() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("hardenctl").unwrap();
