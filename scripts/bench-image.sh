@@ -7,9 +7,17 @@
 #   hardenctl audit --image FILE           (one pass: decompress, index, hash, audit)
 #   zcat|zstdcat|xzcat FILE > /dev/null    (decompression only)
 # with /usr/bin/time. Everything is created under a temporary directory that is deleted at the end.
+# With OSCAP=1 (needs openscap-utils and ssg-debian), also what a user does without hardenctl:
+#   tar -xzf FILE -C DIR, then oscap-chroot DIR xccdf eval --profile standard (the newest
+#   ssg-debian data stream with its OS platform line removed, as scripts/bench.sh does, so that the
+#   rules are evaluated on the fixture root rather than all found not applicable).
+# FORMATS="gz" skips the zstd and xz variants (default: "gz zst xz").
 # Usage: scripts/bench-image.sh [SIZE_MB]  (default 1100); needs a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${OSCAP:-0}" = 1 ] && ! command -v oscap-chroot >/dev/null; then
+  echo "OSCAP=1 needs oscap-chroot: apt-get install openscap-utils ssg-debian" >&2; exit 2
+fi
 size_mb=${1:-1100}
 bin=${CARGO_TARGET_DIR:-target}/release/hardenctl
 [ -x "$bin" ] || cargo build --release
@@ -38,9 +46,10 @@ for i in range(size):
 PY
 tar --numeric-owner -C "$root" -cf "$work/img.tar" .
 rm -rf "$root"
+formats=${FORMATS:-gz zst xz}
 gzip -c "$work/img.tar" > "$work/img.tar.gz"
-zstd -q -c "$work/img.tar" > "$work/img.tar.zst"
-xz -T0 -c "$work/img.tar" > "$work/img.tar.xz"
+case " $formats " in *" zst "*) zstd -q -c "$work/img.tar" > "$work/img.tar.zst" ;; esac
+case " $formats " in *" xz "*) xz -T0 -c "$work/img.tar" > "$work/img.tar.xz" ;; esac
 echo "tar: $(stat -c %s "$work/img.tar") bytes"
 rm -f "$work/img.tar"
 
@@ -50,10 +59,25 @@ measure() { # label, command...
   read -r secs kib < "$work/t"
   printf '%-28s %7.2f s  %6d KiB peak RSS\n' "$label" "$secs" "$kib"
 }
-for f in img.tar.gz img.tar.zst img.tar.xz; do
+for ext in $formats; do
+  f=img.tar.$ext
   echo "$f: $(stat -c %s "$work/$f") bytes"
   case $f in *.gz) dec=zcat ;; *.zst) dec=zstdcat ;; *.xz) dec=xzcat ;; esac
   cat "$work/$f" > /dev/null # warm the page cache
   measure "$dec" sh -c "$dec '$work/$f' > /dev/null"
   measure "hardenctl audit --image" "$bin" audit --format json --image "$work/$f"
 done
+
+if [ "${OSCAP:-0}" = 1 ]; then
+  content=/usr/share/xml/scap/ssg/content
+  ds=$(ls "$content"/ssg-debian*-ds.xml | grep -E 'debian[0-9]+-ds\.xml$' | sort -V | tail -1)
+  sed -E '/<xccdf-1\.2:platform idref="cpe:\/o:debian:debian_linux:[0-9]+"\/>/d' "$ds" > "$work/ds.xml"
+  profile=xccdf_org.ssgproject.content_profile_standard
+  mkdir "$work/x"
+  measure "tar -xzf" tar -xzf "$work/img.tar.gz" -C "$work/x"
+  # oscap exits 2 when a rule fails: that is a result, not a benchmark error.
+  measure "oscap-chroot xccdf eval" sh -c "oscap-chroot '$work/x' xccdf eval --profile $profile '$work/ds.xml' > '$work/oscap.out'; [ \$? -le 2 ]"
+  echo "oscap: $(grep -c '^Result' "$work/oscap.out") rules ($(grep '^Result' "$work/oscap.out" | sort | uniq -c | awk '{printf "%s %s, ", $1, $3}'))"
+  rm -rf "$work/x"
+  measure "hardenctl audit --image" "$bin" audit --format json --image "$work/img.tar.gz"
+fi

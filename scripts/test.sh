@@ -15,6 +15,8 @@ packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chro
 # npm may come with a Node.js that is not Debian's (NodeSource's nodejs bundles npm and conflicts
 # with Debian's npm package): install Debian's only when there is no npm at all.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+# Disk images for tests/audit_image_disk.rs: mkfs.ext4 -d, sfdisk, qemu-img.
+packages+=(e2fsprogs fdisk qemu-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -81,7 +81,8 @@ pub struct TargetArgs {
     pub root: Option<PathBuf>,
     /// Audit an offline image (configuration only), format detected from its content: a root
     /// directory, a tar archive (plain, gzip, zstd, xz; NixOS-WSL's nixos.wsl), a NixOS system
-    /// toplevel or `result` link, or the `result` of `system.build.vm`.
+    /// toplevel or `result` link, the `result` of `system.build.vm`, or a disk image (raw or
+    /// qcow2, MBR, GPT or a bare file system, ext4 root; qcow2 backing files are refused).
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
 }

@@ -2,9 +2,13 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod nixos;
+
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -79,6 +83,23 @@ pub fn base_root() -> Root {
         .chmod("/etc/gshadow", 0o640)
         .chown("/etc/gshadow", 0, 42);
     r
+}
+
+/// A root that fails many checks, with a world-writable file and a sysctl.d link into /usr/lib:
+/// the failures, actual values and evidence must survive every packing.
+pub fn failing_root() -> Root {
+    let failing = base_root();
+    failing
+        .file("/etc/sysctl.d/10-weak.conf", "kernel.kptr_restrict = 0\n")
+        .file(
+            "/etc/ssh/sshd_config",
+            "PermitRootLogin yes\nPasswordAuthentication yes\n",
+        )
+        .file("/usr/share/x/world", "w")
+        .chmod("/usr/share/x/world", 0o666)
+        .symlink("/etc/sysctl.d/20-link.conf", "/usr/lib/sysctl.d/20.conf")
+        .file("/usr/lib/sysctl.d/20.conf", "kernel.dmesg_restrict = 0\n");
+    failing
 }
 
 /// The hardenctl binary, with a clean environment so the host's site policy is never read.
@@ -209,4 +230,78 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(&src, &dst).unwrap();
         }
     }
+}
+
+// --- images ------------------------------------------------------------------------------------
+
+/// Audits an image (`--image`) at `level` and returns the parsed JSON report and the exit code.
+pub fn audit_image_at(image: &Path, level: &str) -> (Value, i32) {
+    let out = hardenctl()
+        .args(["audit", "--format", "json", "--level", level, "--image"])
+        .arg(image)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (report, out.status.code().unwrap_or(-1))
+}
+
+/// Runs a command and fails the test, with its stderr, when it fails.
+pub fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `sha256sum` of a file.
+pub fn sha256_of(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Audits `dir` and each image at every level and compares the findings (ids, statuses, actual
+/// values, evidence files and lines) and summaries; returns the strict report of `dir`.
+pub fn assert_same_findings(dir: &Path, images: &[PathBuf]) -> Value {
+    let mut last = Value::Null;
+    for level in ["minimal", "standard", "strict"] {
+        last = assert_same_findings_at(dir, images, level);
+    }
+    last
+}
+
+pub fn assert_same_findings_at(dir: &Path, images: &[PathBuf], level: &str) -> Value {
+    let (expected, code) = audit_json(dir, &["--level", level]);
+    for image in images {
+        let (got, got_code) = audit_image_at(image, level);
+        assert_eq!(got_code, code, "{}", image.display());
+        if got["findings"] != expected["findings"] {
+            let (g, e) = (
+                got["findings"].as_array().unwrap(),
+                expected["findings"].as_array().unwrap(),
+            );
+            let diff: Vec<_> = g.iter().zip(e).filter(|(a, b)| a != b).collect();
+            panic!("{} at {level}: {diff:#?}", image.display());
+        }
+        assert_eq!(got["summary"], expected["summary"]);
+        let img = &got["target"]["image"];
+        assert_eq!(got["target"]["kind"], "image");
+        // Every image file (tarballs, disk images) is reported with its size and digest.
+        if img["size"].is_u64() {
+            let len = std::fs::metadata(image).unwrap().len();
+            assert_eq!(img["size"], len);
+            assert_eq!(img["sha256"], sha256_of(image).as_str());
+        }
+    }
+    expected
 }

@@ -5,13 +5,19 @@
 //! - a directory: a NixOS toplevel or `system.build.vm` result ([`nixos`]), otherwise a root
 //!   directory exactly as `--root` ([`crate::system::RootView`]);
 //! - a tar archive, plain or gzip/zstd/xz-compressed, including NixOS-WSL's `nixos.wsl` ([`tar`]);
-//! - anything else (ISO 9660, squashfs, qcow2, raw disks, ...) is recognised by its magic bytes and
-//!   refused with a message naming the format, until a reader exists for it.
+//! - a disk image, raw or qcow2, with a GPT or MBR partition table or none, whose root file system
+//!   is ext4 ([`disk`] finds it, [`ext4`] reads it in place: nothing is unpacked or mounted);
+//! - anything else (ISO 9660, squashfs, VMDK, ...) is recognised by its magic bytes and refused
+//!   with a message naming the format, until a reader exists for it.
 //!
 //! Tarballs and NixOS outputs are indexed into a [`vfs::Vfs`], an in-memory tree with a userspace
-//! resolver that has `RootView`'s semantics; [`ImageView`] wraps it. Image views are configuration
-//! only: [`ViewKind::Image`], not live, no commands.
+//! resolver that has `RootView`'s semantics; [`ImageView`] wraps it. Installed roots (a WSL tarball,
+//! a disk image) name their NixOS system through `/nix/var/nix/profiles/system`
+//! ([`ImageView::find_nixos`]).
+//! Image views are configuration only: [`ViewKind::Image`], not live, no commands.
 
+pub mod disk;
+pub mod ext4;
 pub mod keep;
 pub mod nixos;
 pub mod tar;
@@ -36,6 +42,10 @@ pub enum ImageKind {
     NixosToplevel,
     /// The `result` of `system.build.vm`.
     NixosVm,
+    /// A disk image, raw or qcow2, with or without a partition table (see `disk`).
+    Disk,
+    /// A bare ext4 file system image.
+    Ext4,
 }
 
 /// The NixOS system in an image.
@@ -64,6 +74,9 @@ pub struct ImageInfo {
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nixos: Option<NixosInfo>,
+    /// Disk images: the container format and the partition the root file system was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<disk::DiskInfo>,
 }
 
 /// An image indexed into a [`Vfs`].
@@ -82,13 +95,14 @@ impl ImageView {
         &self.info
     }
 
-    /// The NixOS system behind `/nix/var/nix/profiles/system` (or `/run/current-system`), if any.
-    fn find_nixos(vfs: &Vfs) -> Option<NixosInfo> {
+    /// The NixOS system behind `/nix/var/nix/profiles/system` (or `/run/current-system`) of an
+    /// installed root, if any.
+    pub(crate) fn find_nixos(view: &dyn SystemView) -> Option<NixosInfo> {
         for profile in ["/nix/var/nix/profiles/system", "/run/current-system"] {
             let mut path = profile.to_owned();
             // Follow the profile links by hand to name the store path (system → system-1-link → …).
             for _ in 0..8 {
-                match vfs.read_link(&path) {
+                match view.read_link(&path) {
                     Ok(t) if t.starts_with('/') => path = t,
                     Ok(t) => {
                         let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
@@ -99,9 +113,9 @@ impl ImageView {
             }
             let comps = vfs::normalise(&path);
             if let ["nix", "store", name] = comps.as_slice()
-                && vfs.metadata(&format!("/nix/store/{name}/etc")).is_ok()
+                && view.metadata(&format!("/nix/store/{name}/etc")).is_ok()
             {
-                let version = vfs
+                let version = view
                     .read(&format!("/nix/store/{name}/nixos-version"))
                     .ok()
                     .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
@@ -197,6 +211,7 @@ pub fn open(path: &Path) -> Result<Box<dyn SystemView>, String> {
                 compression: None,
                 size: None,
                 sha256: None,
+                disk: None,
                 nixos: Some(NixosInfo {
                     toplevel: out.store_path(),
                     version,
@@ -215,23 +230,28 @@ pub fn open(path: &Path) -> Result<Box<dyn SystemView>, String> {
         .map_err(|e| format!("{shown}: cannot read: {e}"))?;
     if Compression::from_magic(&head).is_some() {
         let img = tar::load(path, TarOptions::default())?;
-        let nixos = ImageView::find_nixos(&img.vfs);
         let info = ImageInfo {
             kind: ImageKind::Tar,
             path: shown.to_string(),
             compression: Some(img.compression),
             size: Some(img.size),
             sha256: Some(img.sha256),
-            nixos,
+            nixos: None,
+            disk: None,
         };
-        return Ok(Box::new(ImageView::new(img.vfs, info)));
+        let mut view = ImageView::new(img.vfs, info);
+        view.info.nixos = ImageView::find_nixos(&view);
+        return Ok(Box::new(view));
+    }
+    if disk::is_disk(&head) {
+        return Ok(Box::new(ext4::Ext4View::open(path)?));
     }
     Err(match sniff(&head) {
         Some(what) => format!(
-            "{shown}: {what}; hardenctl cannot read this format yet (supported: directories, tar with gzip/zstd/xz, NixOS toplevels and VM results)"
+            "{shown}: {what}; hardenctl cannot read this format yet (supported: directories, tar with gzip/zstd/xz, NixOS toplevels and VM results, raw and qcow2 disk images with an ext4 root)"
         ),
         None => format!(
-            "{shown}: unrecognised image format (supported: directories, tar with gzip/zstd/xz, NixOS toplevels and VM results)"
+            "{shown}: unrecognised image format (supported: directories, tar with gzip/zstd/xz, NixOS toplevels and VM results, raw and qcow2 disk images with an ext4 root)"
         ),
     })
 }
