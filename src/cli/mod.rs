@@ -6,6 +6,7 @@
 //! the problem.
 
 mod audit;
+mod bans;
 mod catalog;
 mod diff;
 mod inspect;
@@ -58,6 +59,11 @@ pub enum Command {
     Logins {
         #[command(subcommand)]
         command: logins::LoginsCommand,
+    },
+    /// Bans of attacking addresses (nftables sets and the monitor's state).
+    Bans {
+        #[command(subcommand)]
+        command: bans::BansCommand,
     },
 }
 
@@ -147,6 +153,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => catalog::run_explain(&args),
         Command::Policy { command } => policy::run(&command),
         Command::Logins { command } => logins::run(&command),
+        Command::Bans { command } => bans::run(&command),
         Command::Diff(args) => diff::run(&args),
     };
     match result {

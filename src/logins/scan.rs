@@ -200,6 +200,28 @@ impl<'r> Scanner<'r> {
         }
     }
 
+    /// The addresses that reached the threshold since the last call (allow-listed ones included:
+    /// the caller decides), for a monitor that bans while it reads. Their windows are dropped, so
+    /// an address is scored afresh once its ban has ended.
+    pub fn drain_offenders(&mut self) -> Vec<Offender> {
+        let mut out = Vec::new();
+        let ban_time_seconds = self.rules.ban_time.as_secs();
+        self.windows.retain(|ip, w| match w.banned_at.take() {
+            Some(at) => {
+                out.push(Offender {
+                    ip: *ip,
+                    score: w.best,
+                    events: w.events,
+                    banned_at: Some(at),
+                    ban_time_seconds,
+                });
+                false
+            }
+            None => true,
+        });
+        out
+    }
+
     /// The totals and offenders so far; the scanner starts over afterwards.
     pub fn finish(&mut self) -> ScanReport {
         let mut report = std::mem::take(&mut self.report);
