@@ -85,7 +85,7 @@ pub(super) fn run(cmd: &BansCommand) -> Result<ExitCode, Failure> {
                     },
                 );
             }
-            for r in saved.bans.iter().filter(|r| r.until > t) {
+            for r in saved.bans.values().filter(|r| r.until > t) {
                 let row = rows.entry(r.ip).or_insert(Row {
                     ip: r.ip,
                     expires: Some(r.until - t),

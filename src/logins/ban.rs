@@ -104,7 +104,9 @@ pub struct FilePos {
 #[serde(deny_unknown_fields)]
 pub struct State {
     pub version: u32,
-    pub bans: Vec<BanRecord>,
+    /// By address; the file holds them as a list.
+    #[serde(with = "as_list")]
+    pub bans: BTreeMap<IpAddr, BanRecord>,
     /// The journal cursor of the last entry scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_cursor: Option<String>,
@@ -116,13 +118,13 @@ pub struct State {
 impl State {
     pub fn record(&self, ip: IpAddr) -> Option<&BanRecord> {
         let ip = canonical(ip);
-        self.bans.iter().find(|r| r.ip == ip)
+        self.bans.get(&ip)
     }
 
     /// Bans that are still running at `now`, with their remaining time.
     pub fn active(&self, now: u64) -> Vec<(IpAddr, Duration)> {
         self.bans
-            .iter()
+            .values()
             .filter(|r| r.until > now)
             .map(|r| (r.ip, Duration::from_secs(r.until - now)))
             .collect()
@@ -138,19 +140,12 @@ impl State {
         time: Option<Duration>,
     ) -> Option<(Duration, u32)> {
         let ip = canonical(ip);
-        let i = match self.bans.iter().position(|r| r.ip == ip) {
-            Some(i) => i,
-            None => {
-                self.bans.push(BanRecord {
-                    ip,
-                    since: now,
-                    until: now,
-                    count: 0,
-                });
-                self.bans.len() - 1
-            }
-        };
-        let r = &mut self.bans[i];
+        let r = self.bans.entry(ip).or_insert(BanRecord {
+            ip,
+            since: now,
+            until: now,
+            count: 0,
+        });
         if r.until > now && time.is_none() {
             return None;
         }
@@ -168,16 +163,45 @@ impl State {
     /// Forgets `ip` entirely (an operator's unban also forgives its repeat count).
     pub fn remove(&mut self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        let before = self.bans.len();
-        self.bans.retain(|r| r.ip != ip);
-        before != self.bans.len()
+        self.bans.remove(&ip).is_some()
     }
 
     /// Drops the records whose ban ended more than `ban-max` ago: the repeat count is forgotten,
     /// and the file stays bounded by the addresses banned within that time.
     pub fn prune(&mut self, now: u64, esc: &Escalation) {
         let keep = esc.max.as_secs();
-        self.bans.retain(|r| r.until.saturating_add(keep) >= now);
+        self.bans.retain(|_, r| r.until.saturating_add(keep) >= now);
+    }
+}
+
+/// The bans map as a list of records in the file (JSON object keys would have to be strings).
+mod as_list {
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::BanRecord;
+    use crate::net::canonical;
+
+    pub(super) fn serialize<S: Serializer>(
+        bans: &BTreeMap<IpAddr, BanRecord>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(bans.values())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<IpAddr, BanRecord>, D::Error> {
+        let list = Vec::<BanRecord>::deserialize(d)?;
+        Ok(list
+            .into_iter()
+            .map(|mut r| {
+                r.ip = canonical(r.ip);
+                (r.ip, r)
+            })
+            .collect())
     }
 }
 
@@ -190,14 +214,30 @@ pub fn now() -> u64 {
 
 /// The state file: read, changed and written back under an exclusive lock, so the monitor and
 /// `hardenctl bans add|remove` never lose each other's changes; written atomically.
-#[derive(Debug, Clone)]
+///
+/// The state last written is kept, and the file is parsed again only when another process has
+/// replaced it since (a new inode, size or time), so a monitor with many bans does not re-read
+/// them at every batch.
+#[derive(Debug)]
 pub struct StateFile {
     pub path: PathBuf,
+    cache: Option<(Stamp, State)>,
+}
+
+/// What identifies one version of the file.
+type Stamp = (u64, u64, u64, i64, i64);
+
+fn stamp(m: &std::fs::Metadata) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec())
 }
 
 impl StateFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        StateFile { path: path.into() }
+        StateFile {
+            path: path.into(),
+            cache: None,
+        }
     }
 
     fn err(&self, what: &str, e: impl std::fmt::Display) -> String {
@@ -226,8 +266,8 @@ impl StateFile {
         Ok(state)
     }
 
-    /// Locks the file, reads it, lets `f` change it, and writes it back when it changed.
-    pub fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, String> {
+    /// Locks the file, reads it, lets `f` change it, and writes it back.
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut State) -> R) -> Result<R, String> {
         let dir = self
             .path
             .parent()
@@ -248,26 +288,32 @@ impl StateFile {
             .map_err(|e| self.err("cannot lock", e))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| self.err("cannot lock", e))?;
-        let mut state = self.load()?;
-        let before = state.clone();
+        let current = std::fs::metadata(&self.path).ok().map(|m| stamp(&m));
+        let mut state = match self.cache.take() {
+            Some((s, state)) if Some(s) == current => state,
+            _ => self.load()?,
+        };
         let result = f(&mut state);
-        if state != before {
-            state.version = 1;
-            self.write(dir, &name, &state)?;
-        }
+        state.version = 1;
+        let written = self.write(dir, &name, &state)?;
+        self.cache = Some((written, state));
         Ok(result)
     }
 
-    fn write(&self, dir: &Path, name: &str, state: &State) -> Result<(), String> {
+    fn write(&self, dir: &Path, name: &str, state: &State) -> Result<Stamp, String> {
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let result = (|| -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            serde_json::to_writer_pretty(&mut f, state)?;
-            f.write_all(b"\n")?;
+        let result = (|| -> std::io::Result<Stamp> {
+            let f = File::create(&tmp)?;
+            let mut w = std::io::BufWriter::new(f);
+            serde_json::to_writer(&mut w, state)?;
+            w.write_all(b"\n")?;
+            let f = w.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
+            let written = stamp(&f.metadata()?);
             std::fs::rename(&tmp, &self.path)?;
             // The rename itself must reach the disk too.
-            File::open(dir)?.sync_all()
+            File::open(dir)?.sync_all()?;
+            Ok(written)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -520,7 +566,7 @@ mod tests {
         );
         // Still banned: no second ban, no count.
         assert_eq!(s.ban(ip, 1030, &e, None), None);
-        assert_eq!(s.bans[0].ip.to_string(), "203.0.113.9");
+        assert!(s.record("203.0.113.9".parse().unwrap()).is_some());
         assert_eq!(s.active(1030).len(), 1);
         assert_eq!(
             s.ban(ip, 1100, &e, None),
@@ -542,7 +588,7 @@ mod tests {
     #[test]
     fn state_file_round_trips_and_rejects_garbage() {
         let dir = tempfile::tempdir().unwrap();
-        let f = StateFile::new(dir.path().join("sub/bans.json"));
+        let mut f = StateFile::new(dir.path().join("sub/bans.json"));
         assert_eq!(f.load().unwrap(), State::default());
         f.update(|s| {
             s.ban("2001:db8::1".parse().unwrap(), 10, &esc(), None);
@@ -552,6 +598,12 @@ mod tests {
         let s = f.load().unwrap();
         assert_eq!((s.version, s.bans.len()), (1, 1));
         assert_eq!(s.journal_cursor.as_deref(), Some("s=1;i=2"));
+        // Another process (`hardenctl bans remove`) changes the file: the next update sees it.
+        StateFile::new(&f.path)
+            .update(|s| s.remove("2001:db8::1".parse().unwrap()))
+            .unwrap();
+        let n = f.update(|s| s.bans.len()).unwrap();
+        assert_eq!(n, 0);
         std::fs::write(&f.path, "{\"bans\": 3}").unwrap();
         let e = f.load().unwrap_err();
         assert!(e.contains("bans.json: not a hardenctl ban state"), "{e}");

@@ -74,7 +74,7 @@ impl<'r> Monitor<'r> {
         sources: &[SourceSpec],
         nft: Nft,
     ) -> Result<(Self, Vec<(IpAddr, Duration)>), String> {
-        let state = StateFile::new(state);
+        let mut state = StateFile::new(state);
         let t = now();
         let saved = state.update(|s| {
             s.prune(t, &escalation);
