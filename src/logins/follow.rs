@@ -13,6 +13,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::time::{Duration, Instant};
 
 use super::ban::FilePos;
 
@@ -98,7 +99,13 @@ pub struct JournalFollower {
     lines: Option<Receiver<Vec<u8>>>,
     /// The cursor of the last line handed out.
     cursor: Option<String>,
+    /// After journalctl failed or ended: not before this is it started again.
+    retry_at: Option<Instant>,
 }
+
+/// Pause before journalctl is started again after it failed, so a broken journal is reported
+/// every few seconds rather than at every poll.
+const JOURNAL_RETRY: Duration = Duration::from_secs(5);
 
 impl JournalFollower {
     pub fn new(directory: Option<PathBuf>, cursor: Option<String>) -> Self {
@@ -107,6 +114,7 @@ impl JournalFollower {
             child: None,
             lines: None,
             cursor,
+            retry_at: None,
         }
     }
 
@@ -141,7 +149,16 @@ impl JournalFollower {
     /// from the last cursor handed out.
     pub fn read(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
         if self.lines.is_none() {
-            self.spawn()?;
+            if self.retry_at.is_some_and(|t| Instant::now() < t) {
+                return Ok(());
+            }
+            if let Err(e) = self.spawn() {
+                self.retry_at = Some(Instant::now() + JOURNAL_RETRY);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot run journalctl: {e}"),
+                ));
+            }
         }
         let start = out.len();
         let mut last: Option<usize> = None;
@@ -158,6 +175,7 @@ impl JournalFollower {
                     // journalctl ended (rotation of its own files never ends it; an error does):
                     // reap it and restart from the cursor at the next poll.
                     let status = self.stop();
+                    self.retry_at = Some(Instant::now() + JOURNAL_RETRY);
                     if let Some(at) = last {
                         self.cursor =
                             journal_cursor(&out[at..out.len() - 1]).or(self.cursor.take());
