@@ -411,7 +411,7 @@ fn repeated_failed_logins_are_banned_in_nftables_and_the_ban_expires() {
 
     // A restart keeps the ban and its repeat count: stop the monitor, lose the ruleset (as a
     // reboot would), start again; the ban comes back with the time it has left.
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1500));
     monitor.stop();
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
@@ -568,7 +568,7 @@ fn the_journal_is_followed_and_resumed_after_its_cursor() {
     );
     monitor.expect_line("ban 192.0.2.7 for 60 s (ban #1", Duration::from_secs(15));
     assert!(ban_set(&ns, "ban_v4").iter().any(|(a, _)| a == "192.0.2.7"));
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1500));
     monitor.stop();
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();

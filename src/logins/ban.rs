@@ -462,7 +462,10 @@ impl Nft {
     /// Bans `add` (each for its duration, replacing any element already there, so a re-ban gets
     /// its new timeout) and unbans `remove`, all in one transaction.
     pub fn apply(&self, add: &[(IpAddr, Duration)], remove: &[IpAddr]) -> Result<(), String> {
-        let mut cmds = Vec::new();
+        // Written as text rather than a `serde_json::Value` tree: a batch under a flood holds
+        // thousands of elements, and addresses need no escaping.
+        let mut batch = String::from("{\"nftables\":[");
+        let mut first = true;
         for set in [SET_V4, SET_V6] {
             let adds: Vec<(IpAddr, u64)> = add
                 .iter()
@@ -474,28 +477,42 @@ impl Nft {
                 .map(|ip| canonical(*ip))
                 .filter(|ip| set_of(*ip) == set)
                 .collect();
-            let all: Vec<String> = adds
-                .iter()
-                .map(|(ip, _)| ip.to_string())
-                .chain(removes.iter().map(IpAddr::to_string))
-                .collect();
-            if all.is_empty() {
+            if adds.is_empty() && removes.is_empty() {
                 continue;
             }
-            let element = |elem: Value| json!({"element": {"family": "inet", "table": TABLE, "name": set, "elem": elem}});
+            let all = adds
+                .iter()
+                .map(|(ip, _)| *ip)
+                .chain(removes.iter().copied());
+            let plain: Vec<String> = all.map(|ip| format!("\"{ip}\"")).collect();
+            let plain = plain.join(",");
+            let mut command = |verb: &str, elems: &str| {
+                if !std::mem::take(&mut first) {
+                    batch.push(',');
+                }
+                batch.push_str(&format!(
+                    "{{\"{verb}\":{{\"element\":{{\"family\":\"inet\",\"table\":\"{TABLE}\",\"name\":\"{set}\",\"elem\":[{elems}]}}}}}}"
+                ));
+            };
             // nft 1.0.6 has no `destroy`, and `delete` of a missing element fails the whole
             // transaction: add first (a no-op when present), then delete, then add with the timeout.
-            cmds.push(json!({ "add": element(json!(all)) }));
-            cmds.push(json!({ "delete": element(json!(all)) }));
+            command("add", &plain);
+            command("delete", &plain);
             if !adds.is_empty() {
-                let timed: Vec<Value> = adds
+                let timed: Vec<String> = adds
                     .iter()
-                    .map(|(ip, secs)| json!({"elem": {"val": ip.to_string(), "timeout": secs}}))
+                    .map(|(ip, secs)| {
+                        format!("{{\"elem\":{{\"val\":\"{ip}\",\"timeout\":{secs}}}}}")
+                    })
                     .collect();
-                cmds.push(json!({ "add": element(json!(timed)) }));
+                command("add", &timed.join(","));
             }
         }
-        self.transaction(cmds)
+        if first {
+            return Ok(());
+        }
+        batch.push_str("]}");
+        self.run(&["-j", "-f", "-"], Some(&batch)).map(|_| ())
     }
 
     /// The elements of both ban sets; empty when the table or a set does not exist.

@@ -3,16 +3,18 @@
 //! threshold through the nftables ban sets. `hardenctl logins watch` runs it in the foreground;
 //! `hardenctl daemon` hosts the same object.
 //!
-//! Each poll is one batch: the new lines of every source are scored, the new bans are recorded in
-//! the state file together with how far each source was read (one locked, atomic write), and then
-//! added to nftables in one transaction. A restart therefore resumes after the last batch: the
-//! journal after its cursor, files at their offset, and running bans are re-added with the time
-//! they have left.
+//! Each poll scores the new lines of every source. At most once a second a commit takes the
+//! offenders from the scanner, records their bans in the state file together with how far each
+//! source was read (one locked, atomic write), and adds them to nftables in one transaction. A
+//! restart therefore resumes after the last commit: the journal after its cursor, files at their
+//! offset, and running bans are re-added with the time they have left. Bans and positions are
+//! saved together, so a crash only rolls both back: the lines after the saved position are read
+//! again and give the same bans.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -23,6 +25,9 @@ use super::scan::{Rules, Scanner};
 /// Most bytes taken from one source per poll; the rest waits for the next poll, so memory does
 /// not grow with a burst.
 const POLL_LIMIT: usize = 1 << 20;
+
+/// Most one commit (bans, state file, nftables) per this long.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// A ban made by the monitor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,7 +65,11 @@ pub struct Monitor<'r> {
     buf: Vec<u8>,
     /// nftables may lack bans the state file has (a failed transaction, a flushed ruleset).
     nft_stale: bool,
+    /// Read positions not yet saved.
     dirty: bool,
+    /// Lines scored since the last commit (offenders may be waiting in the scanner).
+    scanner_pending: bool,
+    committed: Instant,
 }
 
 impl<'r> Monitor<'r> {
@@ -109,6 +118,8 @@ impl<'r> Monitor<'r> {
             buf: Vec::new(),
             nft_stale: false,
             dirty: true,
+            scanner_pending: false,
+            committed: Instant::now(),
         };
         Ok((monitor, active))
     }
@@ -116,6 +127,10 @@ impl<'r> Monitor<'r> {
     /// Reads what the sources have, scores it and bans the new offenders. Only a state file that
     /// cannot be written is an error; everything else is reported in the tick and retried.
     pub fn poll(&mut self) -> Result<Tick, String> {
+        self.poll_inner(false)
+    }
+
+    fn poll_inner(&mut self, force: bool) -> Result<Tick, String> {
         let mut tick = Tick::default();
         for (name, source) in &mut self.sources {
             self.buf.clear();
@@ -127,8 +142,27 @@ impl<'r> Monitor<'r> {
                 // Reading from memory cannot fail, and the events themselves are not needed here.
                 let _ = self.scanner.read(name, &self.buf[..], &mut |_| Ok(()));
                 self.dirty = true;
+                self.scanner_pending = true;
             }
         }
+        if !self.nft_stale && !self.dirty && !self.scanner_pending {
+            return Ok(tick);
+        }
+        // One commit per second at most: under a flood, each commit rewrites a state file with
+        // many bans. Offenders wait in the scanner meanwhile (a ban comes at most a second late).
+        if !force && self.committed.elapsed() < COMMIT_EVERY {
+            self.scanner_pending = true;
+            return Ok(tick);
+        }
+        self.commit(&mut tick)?;
+        Ok(tick)
+    }
+
+    /// Bans the offenders waiting in the scanner and saves the state with the read positions;
+    /// then sends the bans to nftables.
+    fn commit(&mut self, tick: &mut Tick) -> Result<(), String> {
+        self.committed = Instant::now();
+        self.scanner_pending = false;
         let mut offenders = Vec::new();
         for o in self.scanner.drain_offenders() {
             if self.rules.allowed(o.ip) {
@@ -136,11 +170,6 @@ impl<'r> Monitor<'r> {
             } else {
                 offenders.push(o);
             }
-        }
-        // The read positions are saved with every batch that read something, so a restart never
-        // scores a line twice.
-        if offenders.is_empty() && !self.nft_stale && !self.dirty {
-            return Ok(tick);
         }
         let t = now();
         let esc = self.escalation;
@@ -198,7 +227,12 @@ impl<'r> Monitor<'r> {
             }
         }
         tick.bans = bans;
-        Ok(tick)
+        Ok(())
+    }
+
+    /// Commits whatever is pending now (the daemon calls it before it exits).
+    pub fn flush(&mut self) -> Result<Tick, String> {
+        self.poll_inner(true)
     }
 
     /// Polls every `interval` until `stop` is set, handing each tick that did something to
@@ -214,11 +248,13 @@ impl<'r> Monitor<'r> {
             if !tick.bans.is_empty() || !tick.allowed.is_empty() || !tick.errors.is_empty() {
                 report(&tick);
             }
-            // A full batch means more is waiting: no pause.
-            if tick.bytes < POLL_LIMIT {
+            // A (nearly) full batch means more is waiting: no pause.
+            if tick.bytes < POLL_LIMIT / 2 {
                 std::thread::sleep(interval);
             }
         }
+        let tick = self.flush()?;
+        report(&tick);
         Ok(())
     }
 }
