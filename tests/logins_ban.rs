@@ -594,3 +594,69 @@ fn the_journal_is_followed_and_resumed_after_its_cursor() {
     assert!(!lines.contains("192.0.2.9"), "{lines}");
     assert!(!ban_set(&ns, "ban_v4").iter().any(|(a, _)| a == "192.0.2.9"));
 }
+
+/// The skeleton is completed, never rebuilt: a table `hardenctl apply` made with chains of its own
+/// keeps them, other tables are untouched, and running twice adds no rule twice.
+#[test]
+fn an_existing_table_is_completed_not_flushed_and_rules_are_not_duplicated() {
+    let ns = Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("existing.nft");
+    std::fs::write(
+        &existing,
+        "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 22 accept\n\t}\n}\ntable inet hardenctl {\n\tset ban_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t}\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n",
+    )
+    .unwrap();
+    ns.nft(&["-f", existing.to_str().unwrap()]);
+    let filter_before = ns.nft(&["list", "table", "inet", "filter"]);
+    let state = dir.path().join("bans.json");
+    for addr in ["192.0.2.1", "2001:db8::5", "192.0.2.1"] {
+        run_ok(
+            in_ns(&ns, hardenctl_bin().to_str().unwrap())
+                .args([
+                    "bans", "add", addr, "--time", "1m", "--level", "minimal", "--state",
+                ])
+                .arg(&state),
+        );
+    }
+    let table = ns.nft(&["list", "table", "inet", "hardenctl"]);
+    assert_eq!(table.matches("ip saddr @ban_v4 drop").count(), 1, "{table}");
+    assert_eq!(
+        table.matches("ip6 saddr @ban_v6 drop").count(),
+        1,
+        "{table}"
+    );
+    assert!(
+        table.contains("ct state established,related accept"),
+        "{table}"
+    );
+    assert_eq!(ns.nft(&["list", "table", "inet", "filter"]), filter_before);
+    assert_eq!(ban_set(&ns, "ban_v4").len(), 1);
+    assert_eq!(ban_set(&ns, "ban_v6")[0].0, "2001:db8::5");
+    // The repeated `add` with --time re-banned 192.0.2.1: its repeat count is 2.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let counts: Vec<(String, u64)> = saved["bans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ip"].as_str().unwrap().to_owned(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [("192.0.2.1".to_owned(), 2), ("2001:db8::5".to_owned(), 1)]
+    );
+    // Loopback is never banned, whatever the policy.
+    let out = in_ns(&ns, hardenctl_bin().to_str().unwrap())
+        .args(["bans", "add", "::ffff:127.0.0.1", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1: allow-listed"));
+}
