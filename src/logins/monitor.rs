@@ -163,6 +163,7 @@ impl<'r> Monitor<'r> {
     fn commit(&mut self, tick: &mut Tick) -> Result<(), String> {
         self.committed = Instant::now();
         self.scanner_pending = false;
+        self.scanner.forget_idle();
         let mut offenders = Vec::new();
         for o in self.scanner.drain_offenders() {
             if self.rules.allowed(o.ip) {
