@@ -29,6 +29,10 @@ const POLL_LIMIT: usize = 1 << 20;
 /// Most one commit (bans, state file, nftables) per this long.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
+/// How often every running ban is sent to nftables again, in case the table was replaced without
+/// them (e.g. a ban added between `hardenctl apply` listing the table and replacing it).
+const RESYNC_EVERY: Duration = Duration::from_secs(300);
+
 /// A ban made by the monitor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ban {
@@ -70,6 +74,7 @@ pub struct Monitor<'r> {
     /// Lines scored since the last commit (offenders may be waiting in the scanner).
     scanner_pending: bool,
     committed: Instant,
+    resynced: Instant,
 }
 
 impl<'r> Monitor<'r> {
@@ -120,6 +125,7 @@ impl<'r> Monitor<'r> {
             dirty: true,
             scanner_pending: false,
             committed: Instant::now(),
+            resynced: Instant::now(),
         };
         Ok((monitor, active))
     }
@@ -144,6 +150,9 @@ impl<'r> Monitor<'r> {
                 self.dirty = true;
                 self.scanner_pending = true;
             }
+        }
+        if self.resynced.elapsed() >= RESYNC_EVERY {
+            self.nft_stale = true;
         }
         if !self.nft_stale && !self.dirty && !self.scanner_pending {
             return Ok(tick);
@@ -221,7 +230,12 @@ impl<'r> Monitor<'r> {
         }
         .and_then(|()| self.nft.apply(&adds, &[]));
         match applied {
-            Ok(()) => self.nft_stale = false,
+            Ok(()) => {
+                if stale {
+                    self.resynced = Instant::now();
+                }
+                self.nft_stale = false;
+            }
             Err(e) => {
                 self.nft_stale = true;
                 tick.errors.push(e);
