@@ -12,12 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils)
-# The ban test: sshpass (a real ssh client failing to log in) and systemd-journal-remote (writes
-# real journal files for `journalctl -f` to follow; CI machines may have no journald).
-packages+=(sshpass systemd-journal-remote)
 # npm may come with a Node.js that is not Debian's (NodeSource's nodejs bundles npm and conflicts
 # with Debian's npm package): install Debian's only when there is no npm at all.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+# The ban test: sshpass (a real ssh client failing to log in) and systemd-journal-remote (writes
+# real journal files for `journalctl -f` to follow; CI machines may have no journald).
+packages+=(sshpass systemd-journal-remote)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
