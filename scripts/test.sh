@@ -17,6 +17,9 @@ packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chro
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 # Disk images for tests/audit_image_disk.rs: mkfs.ext4 -d, sfdisk, qemu-img.
 packages+=(e2fsprogs fdisk qemu-utils)
+# The ban test: systemd-journal-remote writes real journal files for `journalctl -f` to follow
+# (CI machines may have no journald).
+packages+=(systemd-journal-remote)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

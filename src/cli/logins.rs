@@ -1,4 +1,5 @@
-//! `hardenctl logins scan FILE...`: offline analysis of authentication logs.
+//! `hardenctl logins scan FILE...`: offline analysis of authentication logs, and
+//! `hardenctl logins watch`: the failed-login monitor in the foreground.
 //!
 //! Events are written as they are recognised (text lines, or the elements of the JSON `events`
 //! array), so a log of any size is scanned in bounded memory.
@@ -22,14 +23,113 @@ pub enum LoginsCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Follow the journal or log files and ban every address whose failures reach the policy's
+    /// threshold, through the nftables sets of the `inet hardenctl` table (the monitor that
+    /// `hardenctl daemon` runs, in the foreground). Prints one line per ban.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// Follow the journal (`journalctl -f -o json`): the default when no --file is given.
+    #[arg(long)]
+    journal: bool,
+    /// Follow the journal files in this directory instead of the system journal.
+    #[arg(long, value_name = "DIR")]
+    journal_dir: Option<PathBuf>,
+    /// Follow a log file (e.g. /var/log/auth.log, /var/log/secure) across rotation; repeatable.
+    #[arg(long = "file", value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// State file: bans, repeat counts and how far each source was read.
+    #[arg(long, value_name = "FILE", default_value = crate::logins::ban::DEFAULT_STATE)]
+    state: PathBuf,
+    /// Pause between polls of the sources, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250, hide = true)]
+    interval: u64,
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 pub(super) fn run(cmd: &LoginsCommand) -> Result<ExitCode, Failure> {
-    let LoginsCommand::Scan {
-        files,
-        policy,
-        format,
-    } = cmd;
+    match cmd {
+        LoginsCommand::Scan {
+            files,
+            policy,
+            format,
+        } => scan(files, policy, *format),
+        LoginsCommand::Watch(args) => watch(args),
+    }
+}
+
+fn watch(args: &WatchArgs) -> Result<ExitCode, Failure> {
+    use crate::logins::ban::{Escalation, Nft};
+    use crate::logins::follow::SourceSpec;
+    use crate::logins::monitor::Monitor;
+
+    let policy = args.policy.load(true)?;
+    let rules = Rules::from_policy(&policy).map_err(Failure)?;
+    let escalation = Escalation::from_policy(&policy).map_err(Failure)?;
+    let mut sources: Vec<SourceSpec> = args.files.iter().cloned().map(SourceSpec::File).collect();
+    if args.journal || args.journal_dir.is_some() || sources.is_empty() {
+        sources.push(SourceSpec::Journal {
+            directory: args.journal_dir.clone(),
+        });
+    }
+    let (mut monitor, restored) = Monitor::start(
+        &rules,
+        escalation,
+        args.state.clone(),
+        &sources,
+        Nft::default(),
+    )
+    .map_err(Failure)?;
+    let mut out = io::stdout().lock();
+    let say = |out: &mut dyn Write, line: String| {
+        // A closed stdout must not stop the bans.
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    };
+    let names: Vec<String> = sources.iter().map(SourceSpec::name).collect();
+    say(
+        &mut out,
+        format!(
+            "watching {}; threshold {} within {} s; {} ban(s) restored",
+            names.join(", "),
+            rules.threshold,
+            rules.window.as_secs(),
+            restored.len()
+        ),
+    );
+    for (ip, left) in &restored {
+        say(&mut out, format!("restored {ip} for {} s", left.as_secs()));
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    monitor
+        .run(
+            std::time::Duration::from_millis(args.interval.max(10)),
+            &stop,
+            &mut |tick| {
+                for b in &tick.bans {
+                    say(
+                        &mut out,
+                        format!(
+                            "ban {} for {} s (ban #{}, score {})",
+                            b.ip, b.seconds, b.count, b.score
+                        ),
+                    );
+                }
+                for ip in &tick.allowed {
+                    say(&mut out, format!("allow-listed, not banned: {ip}"));
+                }
+                for e in &tick.errors {
+                    output::error(e);
+                }
+            },
+        )
+        .map_err(Failure)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scan(files: &[PathBuf], policy: &PolicyArgs, format: Format) -> Result<ExitCode, Failure> {
     let policy = policy.load(true)?;
     let rules = Rules::from_policy(&policy).map_err(Failure)?;
     // Open every input first: a missing file is reported before any output.
@@ -47,7 +147,7 @@ pub(super) fn run(cmd: &LoginsCommand) -> Result<ExitCode, Failure> {
     }
     let mut scanner = Scanner::new(&rules);
     let mut read_error: Option<Failure> = None;
-    let json = *format == Format::Json;
+    let json = format == Format::Json;
     output::emit(None, |out| {
         if json {
             out.write_all(b"{\"events\":[")?;

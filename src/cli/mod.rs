@@ -7,6 +7,7 @@
 
 mod apply;
 mod audit;
+mod bans;
 mod catalog;
 mod diff;
 mod inspect;
@@ -63,6 +64,11 @@ pub enum Command {
     Logins {
         #[command(subcommand)]
         command: logins::LoginsCommand,
+    },
+    /// Bans of attacking addresses (nftables sets and the monitor's state).
+    Bans {
+        #[command(subcommand)]
+        command: bans::BansCommand,
     },
 }
 
@@ -153,6 +159,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => catalog::run_explain(&args),
         Command::Policy { command } => policy::run(&command),
         Command::Logins { command } => logins::run(&command),
+        Command::Bans { command } => bans::run(&command),
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Rollback(args) => apply::run_rollback(&args),

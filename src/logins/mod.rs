@@ -5,6 +5,9 @@
 //! `from 6.6.6.6 port 22`, so every message is parsed from its right end, where sshd (or PAM, or
 //! dropbear) put the address, never by searching for the first address-looking text.
 
+pub mod ban;
+pub mod follow;
+pub mod monitor;
 mod parse;
 pub mod scan;
 

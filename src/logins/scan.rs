@@ -200,6 +200,38 @@ impl<'r> Scanner<'r> {
         }
     }
 
+    /// The addresses that reached the threshold since the last call (allow-listed ones included:
+    /// the caller decides), for a monitor that bans while it reads. Their windows are dropped, so
+    /// an address is scored afresh once its ban has ended.
+    pub fn drain_offenders(&mut self) -> Vec<Offender> {
+        let mut out = Vec::new();
+        let ban_time_seconds = self.rules.ban_time.as_secs();
+        self.windows.retain(|ip, w| match w.banned_at.take() {
+            Some(at) => {
+                out.push(Offender {
+                    ip: *ip,
+                    score: w.best,
+                    events: w.events,
+                    banned_at: Some(at),
+                    ban_time_seconds,
+                });
+                false
+            }
+            None => true,
+        });
+        out
+    }
+
+    /// Drops the windows whose failures all lie outside the window (at the latest time read), so
+    /// a long-running monitor holds only the addresses that failed recently.
+    pub fn forget_idle(&mut self) {
+        let window = self.rules.window.as_secs() as i64;
+        let now = self.last_time;
+        self.windows.retain(|_, w| {
+            w.banned_at.is_some() || w.hits.back().is_some_and(|(t, _)| now - t < window)
+        });
+    }
+
     /// The totals and offenders so far; the scanner starts over afterwards.
     pub fn finish(&mut self) -> ScanReport {
         let mut report = std::mem::take(&mut self.report);
@@ -291,5 +323,25 @@ Nov 27 00:22:02 h sshd[1]: Failed password for root from 10.1.1.1 port 1 ssh2
             Some("Nov 27 00:21:02")
         );
         assert_eq!(rep.allowed, ["10.1.1.1".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn idle_windows_are_forgotten() {
+        let r = rules(30);
+        let mut s = Scanner::new(&r);
+        let log = "\
+Nov 27 00:00:00 h sshd[1]: Failed password for root from 203.0.113.5 port 1 ssh2
+Nov 27 00:00:00 h sshd[1]: Failed password for root from 203.0.113.6 port 1 ssh2
+Nov 27 00:15:00 h sshd[1]: Failed password for root from 203.0.113.6 port 1 ssh2
+Nov 27 00:15:01 h sshd[1]: Failed password for root from 203.0.113.6 port 1 ssh2
+";
+        s.read("a", log.as_bytes(), &mut |_| Ok(())).unwrap();
+        s.forget_idle();
+        // 203.0.113.5 failed last 15 minutes ago (window 10); .6 is recent.
+        assert_eq!(s.windows.len(), 1);
+        assert!(
+            s.windows
+                .contains_key(&"203.0.113.6".parse::<IpAddr>().unwrap())
+        );
     }
 }

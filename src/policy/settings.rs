@@ -42,6 +42,18 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         table: "logins",
+        name: "ban-factor",
+        ty: ValueType::Int,
+        doc: "Escalation: each repeat ban of an address lasts this many times its previous ban (1 keeps every ban at ban-time).",
+    },
+    Setting {
+        table: "logins",
+        name: "ban-max",
+        ty: ValueType::Duration,
+        doc: "Escalation cap: no ban lasts longer; an address's repeat count is forgotten this long after its last ban ended.",
+    },
+    Setting {
+        table: "logins",
         name: "allow",
         ty: ValueType::NetList,
         doc: "Networks that are never banned (loopback is always allowed).",
