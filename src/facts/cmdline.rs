@@ -2,7 +2,8 @@
 //! persists for the next boot.
 //!
 //! Persisted sources, in the order they are looked for: the boot menu of a live ISO (the view's
-//! [`SystemView::boot_cmdline`]), NixOS's `kernel-params` of the current system profile, `/etc/kernel/cmdline` (systemd-boot / UKI), Boot Loader Specification entries under
+//! [`SystemView::boot_cmdline`]), NixOS's `kernel-params` of the current system profile,
+//! `/etc/kernel/cmdline` (systemd-boot / UKI), Boot Loader Specification entries under
 //! /boot/loader/entries, and GRUB's /etc/default/grub (with /etc/default/grub.d/*.cfg).
 
 use serde::Serialize;

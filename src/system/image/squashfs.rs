@@ -285,3 +285,56 @@ impl Squashfs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn decompress(bytes: &[u8], c: Compressor) -> Result<Vec<u8>, BackhandError> {
+        let mut out = Vec::new();
+        PURE_RUST.decompress(bytes, &mut out, c).map(|()| out)
+    }
+
+    #[test]
+    fn a_block_that_expands_past_the_largest_block_size_is_a_bomb() {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&vec![0u8; 4 * MAX_BLOCK as usize]).unwrap();
+        let bomb = z.finish().unwrap();
+        let e = decompress(&bomb, Compressor::Gzip).unwrap_err().to_string();
+        assert!(e.contains("decompression bomb"), "{e}");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(b"kernel.kptr_restrict = 2\n").unwrap();
+        let ok = z.finish().unwrap();
+        assert_eq!(
+            decompress(&ok, Compressor::Gzip).unwrap(),
+            b"kernel.kptr_restrict = 2\n"
+        );
+        for garbage in [&b""[..], b"\xfd7zXZ\0garbage", b"\x28\xb5\x2f\xfd\xff"] {
+            for c in [Compressor::Gzip, Compressor::Xz, Compressor::Zstd] {
+                assert!(decompress(garbage, c).is_err(), "{c:?} {garbage:?}");
+            }
+        }
+        assert!(decompress(b"x", Compressor::Lz4).is_err());
+    }
+
+    #[test]
+    fn offset_readers_never_leave_their_window() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"0123456789").unwrap();
+        let f = Arc::new(f);
+        let mut r = OffsetReader::new(Arc::clone(&f), 2, 5);
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "23456");
+        r.seek(SeekFrom::End(-2)).unwrap();
+        s.clear();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "56");
+        assert!(r.seek(SeekFrom::Current(-10)).is_err());
+        // A window past the end of the file is a truncated image, not a short read.
+        let mut past = OffsetReader::new(f, 8, 5);
+        let e = past.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+    }
+}
