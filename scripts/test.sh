@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils python3 sshpass)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils python3 sshpass squashfs-tools xorriso)
 # npm may come with a Node.js that is not Debian's (NodeSource's nodejs bundles npm and conflicts
 # with Debian's npm package): install Debian's only when there is no npm at all.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -86,9 +86,10 @@ pub struct TargetArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "image")]
     pub root: Option<PathBuf>,
     /// Audit an offline image (configuration only), format detected from its content: a root
-    /// directory, a tar archive (plain, gzip, zstd, xz; NixOS-WSL's nixos.wsl), a NixOS system
-    /// toplevel or `result` link, the `result` of `system.build.vm`, or a disk image (raw or
-    /// qcow2, MBR, GPT or a bare file system, ext4 root; qcow2 backing files are refused).
+    /// directory, a tar archive (plain, gzip, zstd, xz; NixOS-WSL's nixos.wsl), an ISO 9660 live
+    /// image (NixOS installer, Debian live), a squashfs root (gzip, xz, zstd), a disk image (raw or
+    /// qcow2, MBR, GPT or a bare file system, ext4 root; qcow2 backing files are refused), a NixOS
+    /// system toplevel or `result` link, or the `result` of `system.build.vm`.
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
 }

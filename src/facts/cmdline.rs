@@ -1,8 +1,9 @@
 //! The kernel command line: the running one (/proc/cmdline) and the one the boot configuration
 //! persists for the next boot.
 //!
-//! Persisted sources, in the order they are looked for: NixOS's `kernel-params` of the current system
-//! profile, `/etc/kernel/cmdline` (systemd-boot / UKI), Boot Loader Specification entries under
+//! Persisted sources, in the order they are looked for: the boot menu of a live ISO (the view's
+//! [`SystemView::boot_cmdline`]), NixOS's `kernel-params` of the current system profile,
+//! `/etc/kernel/cmdline` (systemd-boot / UKI), Boot Loader Specification entries under
 //! /boot/loader/entries, and GRUB's /etc/default/grub (with /etc/default/grub.d/*.cfg).
 
 use serde::Serialize;
@@ -73,6 +74,13 @@ impl Cmdline {
 }
 
 fn persisted(view: &dyn SystemView) -> Result<Vec<CmdlineSource>, ReadError> {
+    // A live ISO boots with the line of its own boot menu, not with anything inside the system.
+    if let Some((file, line)) = view.boot_cmdline() {
+        return Ok(vec![CmdlineSource {
+            file,
+            params: split(&line),
+        }]);
+    }
     // NixOS: the system profile is what the boot loader starts next; its `kernel-params` holds
     // boot.kernelParams (without init=, which the boot loader adds), and bootspec's boot.json has
     // the same list as JSON.

@@ -179,6 +179,13 @@ pub trait SystemView: Send + Sync {
         })
     }
 
+    /// The kernel command line that the image's own boot loader configuration passes (an ISO's
+    /// `isolinux.cfg` or `grub.cfg`), with the path in the view of the file holding it. It is what
+    /// the image boots with, so it comes before the system's persisted configuration.
+    fn boot_cmdline(&self) -> Option<(String, String)> {
+        None
+    }
+
     /// Runs a program on the live host (`None` on views of systems that are not running).
     fn command(&self, _program: &str, _args: &[&str]) -> Option<io::Result<CommandOutput>> {
         None

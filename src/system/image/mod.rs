@@ -5,21 +5,28 @@
 //! - a directory: a NixOS toplevel or `system.build.vm` result ([`nixos`]), otherwise a root
 //!   directory exactly as `--root` ([`crate::system::RootView`]);
 //! - a tar archive, plain or gzip/zstd/xz-compressed, including NixOS-WSL's `nixos.wsl` ([`tar`]);
+//! - an ISO 9660 image of a live system: a NixOS installer (`nix-store.squashfs`, the toplevel its
+//!   boot menu starts) or a Debian live image (`live/filesystem.squashfs`) ([`iso`]);
+//! - a squashfs image (gzip, xz with or without BCJ, zstd), whose root is the system's ([`squashfs`]);
 //! - a disk image, raw or qcow2, with a GPT or MBR partition table or none, whose root file system
 //!   is ext4 ([`disk`] finds it, [`ext4`] reads it in place: nothing is unpacked or mounted);
-//! - anything else (ISO 9660, squashfs, VMDK, ...) is recognised by its magic bytes and refused
-//!   with a message naming the format, until a reader exists for it.
+//! - anything else (VMDK, VHDX, ...) is recognised by its magic bytes and refused with a message
+//!   naming the format.
 //!
-//! Tarballs and NixOS outputs are indexed into a [`vfs::Vfs`], an in-memory tree with a userspace
-//! resolver that has `RootView`'s semantics; [`ImageView`] wraps it. Installed roots (a WSL tarball,
-//! a disk image) name their NixOS system through `/nix/var/nix/profiles/system`
-//! ([`ImageView::find_nixos`]).
-//! Image views are configuration only: [`ViewKind::Image`], not live, no commands.
+//! Tarballs, ISO, squashfs and NixOS outputs are indexed into a [`vfs::Vfs`], an in-memory tree with
+//! a userspace resolver that has `RootView`'s semantics; [`ImageView`] wraps it. A tarball keeps the
+//! bytes of configuration files; ISO and squashfs images keep none and read files in place on
+//! demand; ext4 is served by its own view with the same resolution rules. Installed roots (a WSL
+//! tarball, a disk image) name their NixOS system through `/nix/var/nix/profiles/system`
+//! ([`ImageView::find_nixos`]). Image views are configuration only: [`ViewKind::Image`], not live,
+//! no commands.
 
 pub mod disk;
 pub mod ext4;
+pub mod iso;
 pub mod keep;
 pub mod nixos;
+pub mod squashfs;
 pub mod tar;
 pub mod vfs;
 
@@ -46,6 +53,10 @@ pub enum ImageKind {
     Disk,
     /// A bare ext4 file system image.
     Ext4,
+    /// An ISO 9660 image of a live system (NixOS installer or Debian live).
+    Iso,
+    /// A squashfs image of a root file system.
+    Squashfs,
 }
 
 /// The NixOS system in an image.
@@ -66,10 +77,10 @@ pub struct ImageInfo {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression: Option<Compression>,
-    /// Size of the image file in bytes (tarballs).
+    /// Size of the image file in bytes (tarballs, ISO and squashfs images).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    /// SHA-256 of the image file (tarballs), computed while reading it.
+    /// SHA-256 of the image file (tarballs, ISO and squashfs images), computed in one streamed pass.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,11 +95,22 @@ pub struct ImageInfo {
 pub struct ImageView {
     vfs: Vfs,
     info: ImageInfo,
+    boot_cmdline: Option<(String, String)>,
 }
 
 impl ImageView {
     pub fn new(vfs: Vfs, info: ImageInfo) -> Self {
-        Self { vfs, info }
+        Self {
+            vfs,
+            info,
+            boot_cmdline: None,
+        }
+    }
+
+    /// The kernel command line of the image's own boot menu: (file in the view, parameters).
+    pub fn with_boot_cmdline(mut self, boot: Option<(String, String)>) -> Self {
+        self.boot_cmdline = boot;
+        self
     }
 
     pub fn info(&self) -> &ImageInfo {
@@ -155,6 +177,99 @@ impl SystemView for ImageView {
     fn read_link(&self, path: &str) -> Result<String, ReadError> {
         self.vfs.read_link(path)
     }
+    fn open_stream(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ReadError> {
+        self.vfs.open_stream(path)
+    }
+    fn boot_cmdline(&self) -> Option<(String, String)> {
+        self.boot_cmdline.clone()
+    }
+}
+
+/// Size and SHA-256 (lower-case hex) of the file at `path`, in one streamed pass.
+pub fn file_digest(path: &Path) -> Result<(u64, String), String> {
+    use sha2::{Digest, Sha256};
+    let shown = path.display();
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hex))
+}
+
+/// The NixOS version file of the toplevel at `top` in `vfs`.
+fn nixos_version(vfs: &Vfs, top: &str) -> Option<String> {
+    vfs.read(&format!("{top}/nixos-version"))
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .filter(|s| !s.is_empty() && s.len() < 256)
+}
+
+/// An ISO 9660 image ([`iso`]) as a view.
+fn open_iso(path: &Path) -> Result<Box<dyn SystemView>, String> {
+    let sys = iso::open(path)?;
+    let (size, sha256) = file_digest(path)?;
+    let nixos = match &sys.layout {
+        iso::Layout::Nixos { toplevel } => Some(NixosInfo {
+            toplevel: toplevel.clone(),
+            version: nixos_version(&sys.vfs, toplevel),
+        }),
+        iso::Layout::DebianLive => None,
+    };
+    let info = ImageInfo {
+        kind: ImageKind::Iso,
+        path: path.display().to_string(),
+        compression: Some(sys.compression),
+        size: Some(size),
+        sha256: Some(sha256),
+        nixos,
+        disk: None,
+    };
+    Ok(Box::new(
+        ImageView::new(sys.vfs, info).with_boot_cmdline(sys.boot_cmdline),
+    ))
+}
+
+/// A squashfs image ([`squashfs`]) as a view of the system in its root.
+fn open_squashfs(path: &Path) -> Result<Box<dyn SystemView>, String> {
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("{shown}: cannot open: {e}"))?
+        .len();
+    let window = squashfs::OffsetReader::new(std::sync::Arc::new(file), 0, len);
+    let sq = squashfs::Squashfs::open(window, &shown)?;
+    let compression = sq.compression();
+    let mut vfs = Vfs::new();
+    sq.index_into(&mut vfs, "/");
+    let (size, sha256) = file_digest(path)?;
+    let info = ImageInfo {
+        kind: ImageKind::Squashfs,
+        path: shown,
+        compression: Some(compression),
+        size: Some(size),
+        sha256: Some(sha256),
+        nixos: None,
+        disk: None,
+    };
+    let mut view = ImageView::new(vfs, info);
+    view.info.nixos = ImageView::find_nixos(&view);
+    Ok(Box::new(view))
 }
 
 /// A format recognised by its magic bytes.
@@ -246,12 +361,18 @@ pub fn open(path: &Path) -> Result<Box<dyn SystemView>, String> {
     if disk::is_disk(&head) {
         return Ok(Box::new(ext4::Ext4View::open(path)?));
     }
+    if head.get(0x8001..0x8006) == Some(b"CD001") {
+        return open_iso(path);
+    }
+    if head.starts_with(b"hsqs") {
+        return open_squashfs(path);
+    }
     Err(match sniff(&head) {
         Some(what) => format!(
-            "{shown}: {what}; hardenctl cannot read this format yet (supported: directories, tar with gzip/zstd/xz, NixOS toplevels and VM results, raw and qcow2 disk images with an ext4 root)"
+            "{shown}: {what}; hardenctl cannot read this format yet (supported: directories, tar with gzip/zstd/xz, ISO 9660 live images, squashfs, raw and qcow2 disk images with an ext4 root, NixOS toplevels and VM results)"
         ),
         None => format!(
-            "{shown}: unrecognised image format (supported: directories, tar with gzip/zstd/xz, NixOS toplevels and VM results, raw and qcow2 disk images with an ext4 root)"
+            "{shown}: unrecognised image format (supported: directories, tar with gzip/zstd/xz, ISO 9660 live images, squashfs, raw and qcow2 disk images with an ext4 root, NixOS toplevels and VM results)"
         ),
     })
 }

@@ -95,125 +95,131 @@ impl NixosOutput {
 
     /// Builds the booted view.
     pub fn open(&self) -> Result<Vfs, String> {
-        let shown = self.toplevel.display();
+        let shown = self.toplevel.display().to_string();
         let store = self
             .toplevel
             .parent()
             .ok_or_else(|| format!("{shown}: a toplevel must be inside a store directory"))?;
-        let top = self.store_path();
         let mut v = Vfs::new();
         v.mount_host_dir("/nix/store", store);
-        let link = |t: &str| EntryData::Symlink(t.to_owned());
-        v.insert(
-            "/nix/var/nix/profiles/system",
-            meta(FileKind::Symlink, 0o777),
-            link(&top),
-        );
-        v.insert(
-            "/run/current-system",
-            meta(FileKind::Symlink, 0o777),
-            link(&top),
-        );
-        let etc = format!("{top}/etc");
-        let static_target = match v.read_link(&etc) {
-            Ok(t) if t.starts_with('/') => t,
-            _ => etc.clone(),
-        };
-        if !matches!(v.metadata(&etc), Ok(m) if m.kind == FileKind::Dir) {
-            return Err(format!("{shown}: the toplevel's etc is not a directory"));
-        }
-        v.insert("/etc", meta(FileKind::Dir, 0o755), EntryData::Dir);
-        v.insert(
-            "/etc/static",
-            meta(FileKind::Symlink, 0o777),
-            link(&static_target),
-        );
-        let mut entries = Vec::new();
-        self.walk_etc(&v, "", &mut entries)?;
-        for entry in entries {
-            match entry {
-                EtcEntry::Dir(rel) => v.insert(
-                    &format!("/etc/{rel}"),
-                    meta(FileKind::Dir, 0o755),
-                    EntryData::Dir,
-                ),
-                EtcEntry::Link(rel) => v.insert(
-                    &format!("/etc/{rel}"),
-                    meta(FileKind::Symlink, 0o777),
-                    link(&format!("/etc/static/{rel}")),
-                ),
-                EtcEntry::Copy(rel, m) => {
-                    let content = match v.read(&format!("/etc/static/{rel}")) {
-                        Ok(bytes) => Content::Kept(bytes),
-                        Err(e) => Content::NotKept(e.to_string()),
-                    };
-                    v.insert(&format!("/etc/{rel}"), m, EntryData::File(content));
-                }
-            }
-        }
+        activate(&mut v, &self.store_path(), &shown)?;
         Ok(v)
     }
+}
 
-    fn walk_etc(&self, v: &Vfs, rel: &str, out: &mut Vec<EtcEntry>) -> Result<(), String> {
-        let dir = if rel.is_empty() {
-            "/etc/static".to_owned()
-        } else {
-            format!("/etc/static/{rel}")
-        };
-        let names = v.read_dir(&dir).map_err(|e| e.to_string())?;
-        for name in &names {
-            if out.len() >= MAX_ETC_ENTRIES {
-                return Err(format!(
-                    "{}: more than {MAX_ETC_ENTRIES} entries in etc",
-                    self.toplevel.display()
-                ));
-            }
-            if [".mode", ".uid", ".gid"].iter().any(|s| name.ends_with(s)) {
-                continue;
-            }
-            let r = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            let m = v
-                .symlink_metadata(&format!("/etc/static/{r}"))
-                .map_err(|e| e.to_string())?;
-            if m.kind == FileKind::Dir {
-                out.push(EtcEntry::Dir(r.clone()));
-                self.walk_etc(v, &r, out)?;
-                continue;
-            }
-            let sidecar = |ext: &str| {
-                names
-                    .contains(&format!("{name}.{ext}"))
-                    .then(|| v.read(&format!("{dir}/{name}.{ext}")).ok())
-                    .flatten()
-                    .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-            };
-            match sidecar("mode") {
-                Some(mode) if mode != "symlink" => {
-                    let id = |ext| {
-                        sidecar(ext)
-                            .and_then(|s| s.trim_start_matches('+').parse().ok())
-                            .unwrap_or(0)
-                    };
-                    let size = v
-                        .metadata(&format!("/etc/static/{r}"))
-                        .map(|m| m.size)
-                        .unwrap_or(0);
-                    let m = Metadata {
-                        kind: FileKind::File,
-                        mode: u32::from_str_radix(&mode, 8).unwrap_or(0o644) & 0o7777,
-                        uid: id("uid"),
-                        gid: id("gid"),
-                        size,
-                    };
-                    out.push(EtcEntry::Copy(r, m));
-                }
-                _ => out.push(EtcEntry::Link(r)),
+/// Makes `v`, whose `/nix/store` holds the toplevel `top` (`/nix/store/<name>`), look as booted
+/// from it: the profile links and `/etc` as activation makes it (see the module documentation).
+/// `shown` names the image in errors.
+pub fn activate(v: &mut Vfs, top: &str, shown: &str) -> Result<(), String> {
+    let link = |t: &str| EntryData::Symlink(t.to_owned());
+    v.insert(
+        "/nix/var/nix/profiles/system",
+        meta(FileKind::Symlink, 0o777),
+        link(top),
+    );
+    v.insert(
+        "/run/current-system",
+        meta(FileKind::Symlink, 0o777),
+        link(top),
+    );
+    let etc = format!("{top}/etc");
+    let static_target = match v.read_link(&etc) {
+        Ok(t) if t.starts_with('/') => t,
+        _ => etc.clone(),
+    };
+    if !matches!(v.metadata(&etc), Ok(m) if m.kind == FileKind::Dir) {
+        return Err(format!("{shown}: the toplevel's etc is not a directory"));
+    }
+    v.insert("/etc", meta(FileKind::Dir, 0o755), EntryData::Dir);
+    v.insert(
+        "/etc/static",
+        meta(FileKind::Symlink, 0o777),
+        link(&static_target),
+    );
+    let mut entries = Vec::new();
+    walk_etc(v, "", &mut entries, shown)?;
+    for entry in entries {
+        match entry {
+            EtcEntry::Dir(rel) => v.insert(
+                &format!("/etc/{rel}"),
+                meta(FileKind::Dir, 0o755),
+                EntryData::Dir,
+            ),
+            EtcEntry::Link(rel) => v.insert(
+                &format!("/etc/{rel}"),
+                meta(FileKind::Symlink, 0o777),
+                link(&format!("/etc/static/{rel}")),
+            ),
+            EtcEntry::Copy(rel, m) => {
+                let content = match v.read(&format!("/etc/static/{rel}")) {
+                    Ok(bytes) => Content::Kept(bytes),
+                    Err(e) => Content::NotKept(e.to_string()),
+                };
+                v.insert(&format!("/etc/{rel}"), m, EntryData::File(content));
             }
         }
-        Ok(())
     }
+    Ok(())
+}
+
+fn walk_etc(v: &Vfs, rel: &str, out: &mut Vec<EtcEntry>, shown: &str) -> Result<(), String> {
+    let dir = if rel.is_empty() {
+        "/etc/static".to_owned()
+    } else {
+        format!("/etc/static/{rel}")
+    };
+    let names = v.read_dir(&dir).map_err(|e| e.to_string())?;
+    for name in &names {
+        if out.len() >= MAX_ETC_ENTRIES {
+            return Err(format!(
+                "{shown}: more than {MAX_ETC_ENTRIES} entries in etc"
+            ));
+        }
+        if [".mode", ".uid", ".gid"].iter().any(|s| name.ends_with(s)) {
+            continue;
+        }
+        let r = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let m = v
+            .symlink_metadata(&format!("/etc/static/{r}"))
+            .map_err(|e| e.to_string())?;
+        if m.kind == FileKind::Dir {
+            out.push(EtcEntry::Dir(r.clone()));
+            walk_etc(v, &r, out, shown)?;
+            continue;
+        }
+        let sidecar = |ext: &str| {
+            names
+                .contains(&format!("{name}.{ext}"))
+                .then(|| v.read(&format!("{dir}/{name}.{ext}")).ok())
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        };
+        match sidecar("mode") {
+            Some(mode) if mode != "symlink" => {
+                let id = |ext| {
+                    sidecar(ext)
+                        .and_then(|s| s.trim_start_matches('+').parse().ok())
+                        .unwrap_or(0)
+                };
+                let size = v
+                    .metadata(&format!("/etc/static/{r}"))
+                    .map(|m| m.size)
+                    .unwrap_or(0);
+                let m = Metadata {
+                    kind: FileKind::File,
+                    mode: u32::from_str_radix(&mode, 8).unwrap_or(0o644) & 0o7777,
+                    uid: id("uid"),
+                    gid: id("gid"),
+                    size,
+                };
+                out.push(EtcEntry::Copy(r, m));
+            }
+            _ => out.push(EtcEntry::Link(r)),
+        }
+    }
+    Ok(())
 }

@@ -1,9 +1,11 @@
 //! An in-memory tree of a system image with a userspace path resolver.
 //!
-//! Image formats that are not a mounted directory (tarballs now; ISO, squashfs and disk images later)
-//! are indexed into a [`Vfs`]: one node per entry with its metadata, the content of the files the
-//! checks may read ([`Content::Kept`]), and for every other file only its size
-//! ([`Content::NotKept`]), so memory is bounded by the configuration files, not by the image.
+//! Image formats that are not a mounted directory are indexed into a [`Vfs`]: one node per entry
+//! with its metadata and, for a file, where its bytes are. A streamed format (a tarball) keeps the
+//! content of the files the checks may read ([`Content::Kept`]) and for every other file only its
+//! size ([`Content::NotKept`]), so memory is bounded by the configuration files, not by the image.
+//! A random-access format (ISO 9660, squashfs) keeps no content at all: a file is
+//! [`Content::Backed`] by a [`FileSource`] that reads it from the image on demand.
 //! Devices, FIFOs and sockets are recorded but never read. Hard links share one node.
 //!
 //! A directory node can also be a *host mount* ([`Vfs::mount_host_dir`]): a directory of the host
@@ -18,6 +20,7 @@
 //! tarball reports exactly what an audit of the unpacked directory reports.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -41,6 +44,15 @@ pub enum Content {
     Kept(Vec<u8>),
     /// Not kept; the reason is part of the error a read returns.
     NotKept(String),
+    /// Read on demand from the image: file `id` of the [`FileSource`] the tree registered as
+    /// `source` ([`Vfs::add_source`]).
+    Backed { source: usize, id: u64 },
+}
+
+/// A random-access image that hands out the bytes of its files by an id chosen when the tree was
+/// built. The reader it returns yields the file's whole content (the size recorded in its node).
+pub trait FileSource: Send + Sync + fmt::Debug {
+    fn open(&self, id: u64) -> io::Result<Box<dyn Read + Send + '_>>;
 }
 
 #[derive(Debug)]
@@ -80,6 +92,7 @@ enum Loc {
 #[derive(Debug)]
 pub struct Vfs {
     nodes: Vec<Node>,
+    sources: Vec<Box<dyn FileSource>>,
 }
 
 impl Default for Vfs {
@@ -122,7 +135,14 @@ impl Vfs {
                 meta: dir_meta(),
                 data: Data::Dir(BTreeMap::new()),
             }],
+            sources: Vec::new(),
         }
+    }
+
+    /// Registers where [`Content::Backed`] files of the tree are read from; returns its number.
+    pub fn add_source(&mut self, source: Box<dyn FileSource>) -> usize {
+        self.sources.push(source);
+        self.sources.len() - 1
     }
 
     fn push(&mut self, node: Node) -> NodeId {
@@ -360,12 +380,87 @@ impl Vfs {
                     path: path.to_owned(),
                     reason: format!("content not available in the image index: {why}"),
                 }),
+                Data::File(Content::Backed { source, id }) => {
+                    let mut buf = Vec::new();
+                    // The recorded size passed the limit; the stream is cut there whatever it holds.
+                    self.open_backed(*source, *id, path)?
+                        .take(MAX_READ_BYTES + 1)
+                        .read_to_end(&mut buf)
+                        .map_err(|e| ReadError::io(path, e))?;
+                    if buf.len() as u64 != meta.size {
+                        return Err(ReadError::Refused {
+                            path: path.to_owned(),
+                            reason: format!(
+                                "corrupt image: {} bytes of content for a file of {} bytes",
+                                buf.len(),
+                                meta.size
+                            ),
+                        });
+                    }
+                    Ok(buf)
+                }
                 _ => Err(ReadError::Refused {
                     path: path.to_owned(),
                     reason: "not a regular file".to_owned(),
                 }),
             },
             Loc::Host(p) => read_host_file(&p, path),
+        }
+    }
+
+    fn open_backed(
+        &self,
+        source: usize,
+        id: u64,
+        path: &str,
+    ) -> Result<Box<dyn Read + Send + '_>, ReadError> {
+        let src = self.sources.get(source).ok_or_else(|| ReadError::Refused {
+            path: path.to_owned(),
+            reason: "content not available in the image index".to_owned(),
+        })?;
+        src.open(id).map_err(|e| ReadError::io(path, e))
+    }
+
+    /// Streams a regular file's whole content, following symlinks, whatever its size: the bytes
+    /// kept in memory, the image's own reader, or the host file (opened without following links).
+    pub fn open_stream(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ReadError> {
+        let loc = self.resolve(path, true)?;
+        let meta = self.meta(&loc, path)?;
+        if meta.kind != FileKind::File {
+            return Err(ReadError::Refused {
+                path: path.to_owned(),
+                reason: "not a regular file".to_owned(),
+            });
+        }
+        match loc {
+            Loc::Mem(id) => match &self.nodes[id].data {
+                Data::File(Content::Kept(bytes)) => Ok(Box::new(bytes.as_slice())),
+                Data::File(Content::NotKept(why)) => Err(ReadError::Refused {
+                    path: path.to_owned(),
+                    reason: format!("content not available in the image index: {why}"),
+                }),
+                Data::File(Content::Backed { source, id }) => Ok(Box::new(
+                    self.open_backed(*source, *id, path)?.take(meta.size),
+                )),
+                _ => Err(ReadError::Refused {
+                    path: path.to_owned(),
+                    reason: "not a regular file".to_owned(),
+                }),
+            },
+            Loc::Host(p) => {
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc_flags())
+                    .open(&p)
+                    .map_err(|e| ReadError::io(path, e))?;
+                if !file.metadata().is_ok_and(|m| m.is_file()) {
+                    return Err(ReadError::Refused {
+                        path: path.to_owned(),
+                        reason: "not a regular file".to_owned(),
+                    });
+                }
+                Ok(Box::new(file))
+            }
         }
     }
 
