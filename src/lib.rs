@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod daemon;
 pub mod engine;
 pub mod facts;
 pub mod logins;

@@ -7,7 +7,9 @@
 
 mod audit;
 mod catalog;
+mod daemon;
 mod diff;
+mod generate;
 mod inspect;
 mod logins;
 mod output;
@@ -59,6 +61,12 @@ pub enum Command {
         #[command(subcommand)]
         command: logins::LoginsCommand,
     },
+    /// Run as a service: verify the policy on a schedule, check for security updates, log to the
+    /// journal (systemd Type=notify with watchdog; SIGHUP reloads the policy).
+    Daemon(daemon::DaemonArgs),
+    /// Generate man pages or shell completions from the command line definition (packaging).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 /// Output format for reports and listings.
@@ -148,6 +156,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Policy { command } => policy::run(&command),
         Command::Logins { command } => logins::run(&command),
         Command::Diff(args) => diff::run(&args),
+        Command::Daemon(args) => daemon::run(&args),
+        Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(code) => code,
