@@ -228,7 +228,11 @@ fn the_debian_package_holds_binary_unit_policy_man_pages_and_completions() {
     ] {
         assert!(contents.contains(file), "{file} missing:\n{contents}");
     }
-    assert!(contents.contains("rwxr-xr-x root/root") && contents.contains("./usr/bin/hardenctl"));
+    let binary = contents
+        .lines()
+        .find(|l| l.ends_with(" ./usr/bin/hardenctl"))
+        .unwrap();
+    assert!(binary.starts_with("-rwxr-xr-x 0/0 "), "{binary}");
 
     let info = Command::new("dpkg-deb")
         .arg("-I")
@@ -238,9 +242,28 @@ fn the_debian_package_holds_binary_unit_policy_man_pages_and_completions() {
     let info = String::from_utf8(info.stdout).unwrap();
     assert!(info.contains("Package: hardenctl"), "{info}");
     assert!(info.contains("Depends: libc6"), "{info}");
-    // /etc files are conffiles, and the maintainer scripts enable the unit.
+    // /etc files are conffiles, and the maintainer scripts enable and start the unit.
     assert!(info.contains("conffiles"), "{info}");
-    assert!(info.contains("postinst"), "{info}");
+    let control = Command::new("sh")
+        .arg("-c")
+        .arg("dpkg-deb --ctrl-tarfile \"$1\" | tar -xO ./conffiles ./postinst")
+        .arg("sh")
+        .arg(&deb)
+        .output()
+        .unwrap();
+    let control = String::from_utf8(control.stdout).unwrap();
+    assert!(
+        control.starts_with("/etc/hardenctl/policy.toml\n"),
+        "{control}"
+    );
+    assert!(
+        control.contains("deb-systemd-helper enable hardenctl.service"),
+        "{control}"
+    );
+    assert!(
+        control.contains("deb-systemd-invoke $_dh_action hardenctl.service"),
+        "{control}"
+    );
 
     // The packaged binary runs and its policy file is the default one.
     let extract = tempfile::tempdir().unwrap();
