@@ -92,41 +92,39 @@ fn release(date: &str) -> String {
 }
 
 #[test]
-fn apt_list_age_is_the_newest_of_mtime_and_signed_date() {
+fn apt_list_age_is_the_signed_date_or_else_the_file_time() {
     let root = Root::new();
     let now = jiff::Timestamp::now();
     let two_days_ago = now - jiff::SignedDuration::from_hours(48);
     let rfc2822 = |t: jiff::Timestamp| t.strftime("%a, %d %b %Y %H:%M:%S UTC").to_string();
 
-    // Signed two days ago, file time long ago: the Date field counts.
+    // Signed two days ago; the file time (whatever a copy made of it) does not count.
     root.file(LIST, &release(&rfc2822(two_days_ago)));
     touch(&root, LIST, "2020-01-01 00:00 UTC");
     root.file("/var/lib/apt/lists/lock", "");
     let (report, _) = audit_json(root.path(), &["--level", "strict"]);
     let age = finding(&report, "updates.package-age");
     assert_eq!(age["status"], "pass", "{age}");
-    assert!(
-        age["actual"]
-            .as_str()
-            .unwrap()
-            .contains("2 days ago (1 Release files)"),
-        "{age}"
-    );
+    assert!(age["actual"].as_str().unwrap().contains("2 days ago (1 Release files)"), "{age}");
     assert_eq!(age["evidence"][0]["line"], 7);
 
-    // Signed long ago, fetched (mtime) an hour ago: the file time counts.
-    root.file(LIST, &release("Sat, 09 Nov 2024 10:14:28 UTC"));
-    touch(&root, LIST, "1 hour ago");
-    let (report, _) = audit_json(root.path(), &["--level", "strict"]);
+    // A Release file without a date: its file time (an hour ago) counts.
+    let undated = Root::new();
+    let other = "/var/lib/apt/lists/deb.example.org_dists_stable_Release";
+    undated.file(other, "Origin: Example\nSuite: stable\n");
+    touch(&undated, other, "1 hour ago");
+    let (report, _) = audit_json(undated.path(), &["--level", "strict"]);
     let age = finding(&report, "updates.package-age");
     assert_eq!(age["status"], "pass", "{age}");
-    assert!(
-        age["actual"].as_str().unwrap().contains("0 days ago"),
-        "{age}"
-    );
+    assert!(age["actual"].as_str().unwrap().contains("0 days ago"), "{age}");
+    assert!(age["evidence"][0].get("line").is_none(), "{age}");
+    touch(&undated, other, "2024-01-01 00:00 UTC");
+    let (report, _) = audit_json(undated.path(), &["--level", "strict"]);
+    assert_eq!(status(&report, "updates.package-age"), "fail");
 
-    // Both old: strict (14 days) fails, naming the Date line.
-    touch(&root, LIST, "2024-11-09 10:14 UTC");
+    root.file(LIST, &release("Sat, 09 Nov 2024 10:14:28 UTC"));
+    // Signed long ago: strict (14 days) fails, naming the Date line.
+    touch(&root, LIST, "1 hour ago");
     let (report, code) = audit_json(root.path(), &["--level", "strict"]);
     let age = finding(&report, "updates.package-age");
     assert_eq!(age["status"], "fail", "{age}");

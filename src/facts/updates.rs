@@ -5,10 +5,12 @@
 //!   read from `/run/current-system/nixos-version` (booted), the system profile's (an image), or
 //!   `BUILD_ID` in /etc/os-release.
 //! - Debian and derivatives: apt knows of updates only as recently as its package lists. Their age
-//!   is the newest of each `*Release` file's modification time and its signed `Date:` field (the
-//!   field works in views that keep no times). On the running host, `apt-get -s upgrade` lists the
-//!   upgrades apt already knows of, without touching the network; those from a security archive
-//!   are the pending security upgrades.
+//!   is that of the newest `*Release` file, by its signed `Date:` field: apt stamps each list it
+//!   fetches with the archive's Last-Modified time, which is that date, so the field says what the
+//!   file time says, and says it the same in a directory, a tarball or any image (the file time
+//!   is the fallback for a Release file without a date). On the running host, `apt-get -s upgrade`
+//!   lists the upgrades apt already knows of, without touching the network; those from a security
+//!   archive are the pending security upgrades.
 
 use serde::Serialize;
 
@@ -17,7 +19,7 @@ use crate::system::{ReadError, SystemView, join};
 /// Where apt keeps its package lists.
 pub const APT_LISTS: &str = "/var/lib/apt/lists";
 
-/// Files holding a NixOS version label, most specific first.
+/// Files holding a NixOS version label: the running system's, then the boot profile's.
 const NIXOS_VERSION_FILES: &[&str] = &[
     "/run/current-system/nixos-version",
     "/nix/var/nix/profiles/system/nixos-version",
@@ -52,7 +54,8 @@ pub struct AptRefresh {
     /// Seconds since the epoch.
     pub at: i64,
     pub file: String,
-    /// The `Date:` line when the time came from it, else `None` (the file's modification time).
+    /// The `Date:` line the time came from; `None` for a Release file without one (its
+    /// modification time).
     pub date_line: Option<(usize, String)>,
 }
 
@@ -98,13 +101,19 @@ impl UpdateFacts {
 }
 
 fn package_set(view: &dyn SystemView) -> Result<PackageSet, ReadError> {
-    for file in NIXOS_VERSION_FILES {
+    // A running host is asked about the running system; an image about the one it boots (its
+    // profile), which is what an installed root shows too.
+    let mut files = NIXOS_VERSION_FILES.to_vec();
+    if !view.is_live() {
+        files.reverse();
+    }
+    for file in files {
         if let Some(text) = view.read_optional(file)? {
             let label = text.trim().to_owned();
             return Ok(PackageSet::Nixos {
                 date: label_date(&label),
                 label,
-                file: (*file).to_owned(),
+                file: file.to_owned(),
                 line: None,
             });
         }
@@ -133,26 +142,21 @@ fn package_set(view: &dyn SystemView) -> Result<PackageSet, ReadError> {
     {
         lists += 1;
         let file = join(APT_LISTS, name);
-        let mtime = view.modified(&file)?;
         let text = view.read_to_string(&file)?;
-        let dated = release_date(&text);
-        let refresh = match (mtime, dated) {
-            (Some(m), Some((_, _, d))) if m >= d => AptRefresh {
-                at: m,
-                file,
-                date_line: None,
-            },
-            (_, Some((line, text, d))) => AptRefresh {
-                at: d,
+        let refresh = match release_date(&text) {
+            Some((line, text, at)) => AptRefresh {
+                at,
                 file,
                 date_line: Some((line, text)),
             },
-            (Some(m), None) => AptRefresh {
-                at: m,
-                file,
-                date_line: None,
+            None => match view.modified(&file)? {
+                Some(at) => AptRefresh {
+                    at,
+                    file,
+                    date_line: None,
+                },
+                None => continue,
             },
-            (None, None) => continue,
         };
         if newest.as_ref().is_none_or(|n| refresh.at > n.at) {
             newest = Some(refresh);
