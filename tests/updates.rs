@@ -105,7 +105,13 @@ fn apt_list_age_is_the_signed_date_or_else_the_file_time() {
     let (report, _) = audit_json(root.path(), &["--level", "strict"]);
     let age = finding(&report, "updates.package-age");
     assert_eq!(age["status"], "pass", "{age}");
-    assert!(age["actual"].as_str().unwrap().contains("2 days ago (1 Release files)"), "{age}");
+    assert!(
+        age["actual"]
+            .as_str()
+            .unwrap()
+            .contains("2 days ago (1 Release files)"),
+        "{age}"
+    );
     assert_eq!(age["evidence"][0]["line"], 7);
 
     // A Release file without a date: its file time (an hour ago) counts.
@@ -116,7 +122,10 @@ fn apt_list_age_is_the_signed_date_or_else_the_file_time() {
     let (report, _) = audit_json(undated.path(), &["--level", "strict"]);
     let age = finding(&report, "updates.package-age");
     assert_eq!(age["status"], "pass", "{age}");
-    assert!(age["actual"].as_str().unwrap().contains("0 days ago"), "{age}");
+    assert!(
+        age["actual"].as_str().unwrap().contains("0 days ago"),
+        "{age}"
+    );
     assert!(age["evidence"][0].get("line").is_none(), "{age}");
     touch(&undated, other, "2024-01-01 00:00 UTC");
     let (report, _) = audit_json(undated.path(), &["--level", "strict"]);
