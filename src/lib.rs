@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod checks;
 pub mod cli;
+pub mod daemon;
 pub mod engine;
 pub mod facts;
 pub mod logins;

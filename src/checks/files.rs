@@ -211,8 +211,17 @@ fn tmp_mount(facts: &Facts<'_>) -> Evaluation {
         }
     };
     if view.is_live() {
-        return match view.read_to_string("/proc/self/mounts") {
-            Ok(text) => match options_from(&text, "/proc/self/mounts") {
+        // PID 1's mount table is the host's: the daemon's own has a private /tmp (PrivateTmp=yes
+        // in its unit) that would always look separately mounted.
+        let (file, read) = match view.read_to_string("/proc/1/mounts") {
+            Ok(text) => ("/proc/1/mounts", Ok(text)),
+            Err(_) => (
+                "/proc/self/mounts",
+                view.read_to_string("/proc/self/mounts"),
+            ),
+        };
+        return match read {
+            Ok(text) => match options_from(&text, file) {
                 Some((o, ev)) => judge(o, ev),
                 None => Evaluation::fail("/tmp is not a separate mount"),
             },

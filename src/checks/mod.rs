@@ -15,6 +15,7 @@ mod kernel;
 mod services;
 mod ssh;
 mod sysctl;
+mod updates;
 
 use std::sync::OnceLock;
 
@@ -39,6 +40,7 @@ pub enum Domain {
     Services,
     Files,
     Accounts,
+    Updates,
 }
 
 impl Domain {
@@ -54,6 +56,7 @@ impl Domain {
             Domain::Services => "services",
             Domain::Files => "files",
             Domain::Accounts => "accounts",
+            Domain::Updates => "updates",
         }
     }
 }
@@ -138,6 +141,7 @@ pub enum Rule {
     Service(services::Rule),
     File(files::Rule),
     Account(accounts::Rule),
+    Updates(updates::Rule),
 }
 
 /// The result of a check before waivers.
@@ -281,6 +285,7 @@ impl Check {
             Rule::Service(r) => services::evaluate(r, facts),
             Rule::File(r) => files::evaluate(r, facts),
             Rule::Account(r) => accounts::evaluate(r, facts),
+            Rule::Updates(r) => updates::evaluate(r, expected, facts),
         }
     }
 
@@ -298,6 +303,7 @@ impl Check {
             Rule::Service(r) => services::describe(r),
             Rule::File(r) => files::describe(r),
             Rule::Account(r) => accounts::describe(r),
+            Rule::Updates(r) => updates::describe(r, expected),
         }
     }
 
@@ -313,6 +319,7 @@ impl Check {
             Rule::Service(r) => services::remediation(r),
             Rule::File(r) => files::remediation(r),
             Rule::Account(r) => accounts::remediation(r),
+            Rule::Updates(r) => updates::remediation(r),
         }
     }
 
@@ -372,6 +379,7 @@ pub fn registry() -> &'static [Check] {
         all.extend(services::checks());
         all.extend(files::checks());
         all.extend(accounts::checks());
+        all.extend(updates::checks());
         all.sort_by_key(|c| c.domain);
         all
     })

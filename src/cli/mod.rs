@@ -9,7 +9,9 @@ mod apply;
 mod audit;
 mod bans;
 mod catalog;
+mod daemon;
 mod diff;
+mod generate;
 mod inspect;
 mod logins;
 mod output;
@@ -70,6 +72,12 @@ pub enum Command {
         #[command(subcommand)]
         command: bans::BansCommand,
     },
+    /// Run as a service: verify the policy on a schedule, check for security updates, log to the
+    /// journal (systemd Type=notify with watchdog; SIGHUP reloads the policy).
+    Daemon(daemon::DaemonArgs),
+    /// Generate man pages or shell completions from the command line definition (packaging).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 /// Output format for reports and listings.
@@ -164,6 +172,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Rollback(args) => apply::run_rollback(&args),
+        Command::Daemon(args) => daemon::run(&args),
+        Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(code) => code,

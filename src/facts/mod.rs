@@ -14,6 +14,7 @@ pub mod modprobe;
 pub mod sshd;
 pub mod sysctl;
 pub mod units;
+pub mod updates;
 
 use std::sync::OnceLock;
 
@@ -33,6 +34,9 @@ pub struct Facts<'v> {
     audit: OnceLock<FactResult<audit::AuditRules>>,
     sshd: OnceLock<FactResult<sshd::SshdFacts>>,
     firewall: OnceLock<FactResult<firewall::FirewallFacts>>,
+    updates: OnceLock<FactResult<updates::UpdateFacts>>,
+    /// The time the audit runs at: ages (of packages, of apt's lists) are measured from it.
+    pub now: jiff::Timestamp,
 }
 
 fn once<T>(cell: &OnceLock<FactResult<T>>, f: impl FnOnce() -> FactResult<T>) -> Result<&T, &str> {
@@ -51,7 +55,15 @@ impl<'v> Facts<'v> {
             audit: OnceLock::new(),
             sshd: OnceLock::new(),
             firewall: OnceLock::new(),
+            updates: OnceLock::new(),
+            now: jiff::Timestamp::now(),
         }
+    }
+
+    /// Measures ages from `now` instead of the current time.
+    pub fn at(mut self, now: jiff::Timestamp) -> Self {
+        self.now = now;
+        self
     }
 
     pub fn sysctl(&self) -> Result<&sysctl::SysctlConfig, &str> {
@@ -86,6 +98,11 @@ impl<'v> Facts<'v> {
     }
     pub fn sshd(&self) -> Result<&sshd::SshdFacts, &str> {
         once(&self.sshd, || sshd::SshdFacts::load(self.view))
+    }
+    pub fn updates(&self) -> Result<&updates::UpdateFacts, &str> {
+        once(&self.updates, || {
+            updates::UpdateFacts::load(self.view).map_err(|e| e.to_string())
+        })
     }
     pub fn firewall(&self) -> Result<&firewall::FirewallFacts, &str> {
         once(&self.firewall, || {

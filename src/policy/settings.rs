@@ -1,5 +1,5 @@
 //! Policy values that configure hardenctl itself rather than select a check: the failed-login
-//! monitor's scoring and banning. They live in the same files and levels as the checks' values and
+//! monitor's scoring and banning, and the daemon's schedule. They live in the same files and levels as the checks' values and
 //! are validated the same way.
 
 use super::ValueType;
@@ -63,6 +63,24 @@ pub const SETTINGS: &[Setting] = &[
         name: "allow-from",
         ty: ValueType::NetList,
         doc: "Networks that hardenctl's firewall accepts on every port (management networks).",
+    },
+    Setting {
+        table: "daemon",
+        name: "interval",
+        ty: ValueType::Duration,
+        doc: "How often the daemon re-verifies the policy (`hardenctl daemon --interval` overrides it).",
+    },
+    Setting {
+        table: "daemon",
+        name: "update-interval",
+        ty: ValueType::Duration,
+        doc: "How often the daemon runs the security update checks (`updates.*`).",
+    },
+    Setting {
+        table: "daemon",
+        name: "enforce",
+        ty: ValueType::Bool,
+        doc: "Repair drift (re-apply the policy) instead of only reporting it.",
     },
 ];
 

@@ -11,6 +11,10 @@ use super::{CommandOutput, Metadata, ReadError, RootView, SystemView, ViewKind};
 /// Commands that do not finish in this time are killed: an audit must not hang on a wedged daemon.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// `apt-get -s upgrade` rebuilds apt's package cache in memory where the cache file is disabled
+/// (container images): seconds of CPU, and much more wall time on a loaded machine.
+const APT_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// The host hardenctl runs on.
 #[derive(Debug)]
 pub struct LiveView {
@@ -38,6 +42,9 @@ impl SystemView for LiveView {
     fn metadata(&self, path: &str) -> Result<Metadata, ReadError> {
         self.files.metadata(path)
     }
+    fn modified(&self, path: &str) -> Result<Option<i64>, ReadError> {
+        self.files.modified(path)
+    }
     fn symlink_metadata(&self, path: &str) -> Result<Metadata, ReadError> {
         self.files.symlink_metadata(path)
     }
@@ -55,7 +62,12 @@ impl SystemView for LiveView {
     }
 
     fn command(&self, program: &str, args: &[&str]) -> Option<io::Result<CommandOutput>> {
-        Some(run_with_timeout(program, args, COMMAND_TIMEOUT))
+        let timeout = if program == "apt-get" {
+            APT_TIMEOUT
+        } else {
+            COMMAND_TIMEOUT
+        };
+        Some(run_with_timeout(program, args, timeout))
     }
 }
 

@@ -186,6 +186,13 @@ pub trait SystemView: Send + Sync {
         None
     }
 
+    /// The modification time of the file at `path` (following symlinks), in seconds since the
+    /// epoch: `Ok(None)` when the view does not keep times (an image unpacked in memory). The age
+    /// of apt's package lists is the one fact that needs it.
+    fn modified(&self, path: &str) -> Result<Option<i64>, ReadError> {
+        self.metadata(path).map(|_| None)
+    }
+
     /// Runs a program on the live host (`None` on views of systems that are not running).
     fn command(&self, _program: &str, _args: &[&str]) -> Option<io::Result<CommandOutput>> {
         None

@@ -176,6 +176,12 @@ impl SystemView for RootView {
         Ok(metadata_of(&stat))
     }
 
+    fn modified(&self, path: &str) -> Result<Option<i64>, ReadError> {
+        let fd = self.open_in_root(path, OFlags::PATH)?;
+        let stat = rfs::fstat(&fd).map_err(|e| ReadError::io(path, e.into()))?;
+        Ok(Some(stat.st_mtime))
+    }
+
     fn symlink_metadata(&self, path: &str) -> Result<Metadata, ReadError> {
         // O_PATH | O_NOFOLLOW opens a final symlink itself; fstat then describes the link.
         let fd = self.open_in_root(path, OFlags::PATH | OFlags::NOFOLLOW)?;

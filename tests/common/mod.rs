@@ -204,6 +204,24 @@ pub fn fixture_root(name: &str) -> Root {
             r.chmod(f, 0o640).chown(f, 0, 42);
         }
     }
+    // apt's lists carry the time of their last refresh (`Date:`); a fixture's is refreshed when
+    // it is copied, so its age checks pass on any day.
+    if let Ok(entries) = std::fs::read_dir(r.path().join("var/lib/apt/lists")) {
+        let now = jiff::Timestamp::now()
+            .strftime("%a, %d %b %Y %H:%M:%S UTC")
+            .to_string();
+        for e in entries.flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let fresh: String = text
+                .lines()
+                .map(|l| match l.strip_prefix("Date: ") {
+                    Some(_) => format!("Date: {now}\n"),
+                    None => format!("{l}\n"),
+                })
+                .collect();
+            std::fs::write(e.path(), fresh).unwrap();
+        }
+    }
     if let Ok(entries) = std::fs::read_dir(r.path().join("etc/ssh")) {
         for e in entries.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();

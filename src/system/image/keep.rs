@@ -12,6 +12,8 @@
 //! - everything under `/run` (runtime sysctl.d/modprobe.d/units; empty in images), `/boot/loader`
 //!   and `/efi/loader` (BLS entries with the kernel command line), and `/nix/var/nix/profiles`
 //!   (the system profile links and, rarely, files);
+//! - apt's `Release` and `InRelease` files in `/var/lib/apt/lists` (their `Date:` is the age of
+//!   the package lists; the lists themselves are not kept);
 //! - in `/nix/store`, only files of at most [`STORE_FILE_MAX`] bytes that are NixOS configuration
 //!   outputs: files directly in the store (`writeText` outputs such as `<h>-sshd.conf-final`,
 //!   `<h>-nftables-rules`, `<h>-etc-sysctl.d-60-nixos.conf`) and files inside store paths named
@@ -46,6 +48,9 @@ pub fn keep_content(comps: &[&str], size: u64) -> bool {
         "etc" | "run" => return true,
         "boot" | "efi" => return comps.get(1) == Some(&"loader"),
         _ => {}
+    }
+    if let ["var", "lib", "apt", "lists", name] = comps {
+        return name.ends_with("_Release") || name.ends_with("_InRelease");
     }
     let path = comps.join("/");
     if path.starts_with("nix/var/nix/profiles/") {
@@ -107,6 +112,7 @@ mod tests {
             "/nix/store/abc-system-units/x.service",
             "/nix/store/abc-nixos-system-host-25.05/kernel-params",
             "/nix/store/abc-audit.rules/audit.rules",
+            "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
         ] {
             assert!(keep(p, 100), "{p}");
         }
@@ -120,6 +126,7 @@ mod tests {
             "/nix/store/abc-systemd-256/example/systemd/system/a.service",
             "/nix/store",
             "/var/log/syslog",
+            "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages",
         ] {
             assert!(!keep(p, 100), "{p}");
         }

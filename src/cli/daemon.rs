@@ -1,0 +1,52 @@
+//! `hardenctl daemon`: logging set up, arguments turned into a [`crate::daemon::Config`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{Failure, PolicyArgs, SITE_POLICY};
+use crate::daemon::{self, PolicySource};
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Verify the system rooted at this directory instead of the live host (configuration only).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// How often to re-verify the policy, e.g. "30s", "10m" (default: the policy's
+    /// `[daemon] interval`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub interval: Option<Duration>,
+    /// Run every job once, then exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    crate::policy::value::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a positive duration such as \"30s\" or \"10m\""))
+}
+
+pub(super) fn run(args: &DaemonArgs) -> Result<ExitCode, Failure> {
+    daemon::logging::init();
+    let live = args.root.is_none();
+    let (file, optional) = match &args.policy.policy {
+        Some(p) => (Some(p.clone()), false),
+        // The live host's site policy, when there is one; a reload picks up a file created later.
+        None if live => (Some(Path::new(SITE_POLICY).to_path_buf()), true),
+        None => (None, false),
+    };
+    let config = daemon::Config {
+        policy: PolicySource {
+            level: args.policy.level,
+            file,
+            optional,
+        },
+        root: args.root.clone(),
+        interval: args.interval,
+        once: args.once,
+    };
+    daemon::run(&config).map_err(Failure)?;
+    Ok(ExitCode::SUCCESS)
+}

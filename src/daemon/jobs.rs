@@ -1,0 +1,146 @@
+//! The daemon's jobs: what runs on its loop, each on a schedule of its own.
+//!
+//! A job is periodic work that runs to completion on the loop's thread (bounded time: every
+//! command a view runs has a timeout) and returns a one-line status. The loop owns the schedule;
+//! a job only says how long to wait between runs. Jobs planned beside these two (after the merge
+//! of the work that provides them): enforce (re-apply drift when `[daemon] enforce = true`),
+//! failed-login monitoring (a reader thread feeding the loop's event channel, banning from the
+//! loop) and file integrity (`[integrity]` schedule). Each is a `Job` added in [`for_policy`].
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::checks::{Domain, Status};
+use crate::engine;
+use crate::policy::Policy;
+use crate::report::{Finding, Report};
+use crate::system::SystemView;
+
+use super::Settings;
+
+/// What a job sees when it runs.
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub view: &'a dyn SystemView,
+    pub settings: &'a Settings,
+    pub now: jiff::Timestamp,
+}
+
+/// Periodic work on the daemon's loop.
+pub trait Job: Send {
+    /// A short name for logs and the status line (`verify`, `updates`).
+    fn name(&self) -> &'static str;
+    /// How long after a run the next one is due.
+    fn interval(&self, settings: &Settings) -> Duration;
+    /// Runs once and returns the status line.
+    fn run(&mut self, cx: &Context<'_>) -> String;
+}
+
+/// The jobs for a policy's settings, in the order they run when due together.
+pub fn for_policy(_settings: &Settings) -> Vec<Box<dyn Job>> {
+    vec![Box::new(Verify::default()), Box::new(UpdateCheck)]
+}
+
+/// The verification cycle: audits every check the policy selects (except the update checks,
+/// which have their own job), logs each failure and a summary, and notes checks that recovered.
+#[derive(Debug, Default)]
+pub struct Verify {
+    /// Ids failing at the last run (bounded by the size of the catalog).
+    failing: BTreeSet<String>,
+}
+
+impl Job for Verify {
+    fn name(&self) -> &'static str {
+        "verify"
+    }
+
+    fn interval(&self, settings: &Settings) -> Duration {
+        settings.interval
+    }
+
+    fn run(&mut self, cx: &Context<'_>) -> String {
+        let report =
+            engine::audit_where(cx.policy, cx.view, cx.now, &|c| c.domain != Domain::Updates);
+        let mut failing = BTreeSet::new();
+        for f in &report.findings {
+            match f.status {
+                Status::Fail | Status::Error => {
+                    log_finding(f, "verify");
+                    failing.insert(f.id.clone());
+                }
+                Status::Pass if self.failing.contains(&f.id) => {
+                    log::info!(
+                        job = "verify", check_id = f.id.as_str(), severity = f.severity.as_str(),
+                        outcome = f.status.as_str();
+                        "{} passes again: {}", f.id, f.actual
+                    );
+                }
+                _ => {}
+            }
+        }
+        self.failing = failing;
+        let line = summary(&report);
+        log::info!(
+            job = "verify", level = report.policy.level.as_str(), score = report.score,
+            pass = report.summary.pass, fail = report.summary.fail, error = report.summary.error;
+            "verification: {line}"
+        );
+        line
+    }
+}
+
+/// The security update checks (`updates.*`) on their own, slower schedule: asking apt is seconds
+/// of CPU, and package ages change by the day.
+#[derive(Debug)]
+pub struct UpdateCheck;
+
+impl Job for UpdateCheck {
+    fn name(&self) -> &'static str {
+        "updates"
+    }
+
+    fn interval(&self, settings: &Settings) -> Duration {
+        settings.update_interval
+    }
+
+    fn run(&mut self, cx: &Context<'_>) -> String {
+        let report =
+            engine::audit_where(cx.policy, cx.view, cx.now, &|c| c.domain == Domain::Updates);
+        for f in &report.findings {
+            match f.status {
+                Status::Fail | Status::Error => log_finding(f, "updates"),
+                _ => {
+                    let detail = f.reason.as_deref().unwrap_or(&f.actual);
+                    log::info!(
+                        job = "updates", check_id = f.id.as_str(), severity = f.severity.as_str(),
+                        outcome = f.status.as_str();
+                        "{} {}: {detail}", f.id, f.status.as_str()
+                    );
+                }
+            }
+        }
+        summary(&report)
+    }
+}
+
+fn log_finding(f: &Finding, job: &str) {
+    let detail = match &f.reason {
+        Some(r) if !f.actual.is_empty() => format!("{} ({r})", f.actual),
+        Some(r) => r.clone(),
+        None => f.actual.clone(),
+    };
+    log::warn!(
+        job = job, check_id = f.id.as_str(), severity = f.severity.as_str(),
+        outcome = f.status.as_str();
+        "{} {}: expected {}, found {detail}", f.id, f.status.as_str(), f.expected
+    );
+}
+
+/// `level standard, score 87: 50 pass, 3 fail, 0 error, 4 not applicable, 1 waived`.
+fn summary(report: &Report) -> String {
+    let s = &report.summary;
+    format!(
+        "level {}, score {}: {} pass, {} fail, {} error, {} not applicable, {} waived",
+        report.policy.level, report.score, s.pass, s.fail, s.error, s.not_applicable, s.waived
+    )
+}

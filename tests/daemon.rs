@@ -1,0 +1,382 @@
+//! `hardenctl daemon` run for real: a root directory as the target, the systemd notification
+//! protocol through a real unix datagram socket the test binds (as systemd would), real signals,
+//! and the log lines with their structured fields on stderr (no journal here).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use common::{fixture_root, hardenctl};
+use rustix::process::{Pid, Signal, kill_process};
+
+/// A daemon started by a test, killed (by its pid) if the test ends early.
+struct Daemon {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("hardenctl"));
+        cmd.arg("daemon")
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("JOURNAL_STREAM")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32).unwrap()
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill_process(self.pid(), signal).unwrap();
+    }
+
+    /// The first log line (from now on) that satisfies `pred`, within `timeout`.
+    fn wait_line(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no such log line within {timeout:?}; log so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon still running after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The `KEY=value` fields of a stderr log line.
+fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
+    line.split(' ')
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+const STARTUP: Duration = Duration::from_secs(60);
+
+#[test]
+fn notifies_ready_and_pings_the_watchdog_then_stops_on_sigterm() {
+    let root = fixture_root("hardened");
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    // A 1 s watchdog: pings are due every 500 ms.
+    let mut daemon = Daemon::start(
+        &[
+            "--root",
+            root_arg,
+            "--level",
+            "standard",
+            "--interval",
+            "1h",
+        ],
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let mut recv = || {
+        let n = socket
+            .recv(&mut buf)
+            .expect("no notification from the daemon");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = recv();
+    assert!(first.lines().any(|l| l == "READY=1"), "{first:?}");
+    assert!(
+        first
+            .lines()
+            .any(|l| l.starts_with("STATUS=level standard")),
+        "{first:?}"
+    );
+
+    // Once the first verification has run, the status says what it found, and pings keep coming
+    // at about half the watchdog interval while the daemon sleeps for an hour.
+    let mut status_after_verify = None;
+    let mut pings = Vec::new();
+    let started = Instant::now();
+    while pings.len() < 4 {
+        let msg = recv();
+        if msg.lines().any(|l| l == "WATCHDOG=1") {
+            pings.push(Instant::now());
+        }
+        if let Some(s) = msg.lines().find(|l| l.starts_with("STATUS=verify: ")) {
+            status_after_verify = Some(s.to_owned());
+        }
+        assert!(started.elapsed() < STARTUP, "too few watchdog pings");
+    }
+    let status = status_after_verify.expect("no STATUS after the verification");
+    assert!(status.contains("score"), "{status}");
+    let gaps: Vec<Duration> = pings.windows(2).map(|w| w[1] - w[0]).collect();
+    // The last gaps are pure sleeping: each well within the 1 s watchdog.
+    let last = gaps.last().unwrap();
+    assert!(
+        *last >= Duration::from_millis(300) && *last <= Duration::from_millis(900),
+        "watchdog gaps {gaps:?}"
+    );
+
+    let asked = Instant::now();
+    daemon.signal(Signal::TERM);
+    loop {
+        let msg = recv();
+        if msg.lines().any(|l| l == "STOPPING=1") {
+            break;
+        }
+    }
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), 0);
+    assert!(asked.elapsed() < Duration::from_secs(5), "slow stop");
+    daemon.wait_line(Duration::from_secs(5), |l| {
+        l.contains("stopping on SIGTERM") && field(l, "EVENT") == Some("stop")
+    });
+}
+
+#[test]
+fn sighup_reloads_the_policy_and_a_broken_one_keeps_the_old() {
+    let root = fixture_root("hardened");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "extends = \"minimal\"\n").unwrap();
+    let mut daemon = Daemon::start(
+        &[
+            "--root",
+            root.path().to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--interval",
+            "1h",
+        ],
+        &[],
+    );
+    daemon.wait_line(STARTUP, |l| {
+        l.contains("verification: level minimal") && field(l, "JOB") == Some("verify")
+    });
+
+    // A broken policy: every problem is logged with its place, and the daemon goes on.
+    std::fs::write(
+        &policy,
+        "extends = \"strict\"\n[sysctl]\n\"kernel.kptr_restirct\" = 2\n[daemon]\ninterval = \"soon\"\n",
+    )
+    .unwrap();
+    daemon.signal(Signal::HUP);
+    let failed = daemon.wait_line(STARTUP, |l| l.contains("policy reload failed"));
+    assert!(failed.starts_with("error: "), "{failed}");
+    assert!(failed.contains("keeping level minimal"), "{failed}");
+    let file = policy.display().to_string();
+    assert!(failed.contains(&format!("{file}:3:1")), "{failed}");
+    assert!(
+        failed.contains("did you mean `kernel.kptr_restrict`"),
+        "{failed}"
+    );
+    assert!(failed.contains(&format!("{file}:5:")), "{failed}");
+    assert_eq!(field(&failed, "EVENT"), Some("reload-failed"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(daemon.running(), "the daemon died on a broken policy");
+
+    // A good policy: the level switches and the new policy is verified at once.
+    std::fs::write(&policy, "extends = \"strict\"\n").unwrap();
+    daemon.signal(Signal::HUP);
+    let reloaded = daemon.wait_line(STARTUP, |l| field(l, "EVENT") == Some("reloaded"));
+    assert_eq!(field(&reloaded, "LEVEL"), Some("strict"), "{reloaded}");
+    daemon.wait_line(STARTUP, |l| l.contains("verification: level strict"));
+
+    daemon.signal(Signal::INT);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), 0);
+}
+
+#[test]
+fn once_logs_each_failure_with_structured_fields_and_a_summary() {
+    let root = fixture_root("hardened");
+    // Drift: a world-readable shadow file.
+    root.chmod("/etc/shadow", 0o644);
+    let out = hardenctl()
+        .args(["daemon", "--once", "--level", "strict", "--root"])
+        .arg(root.path())
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8(out.stderr).unwrap();
+    let failure = log
+        .lines()
+        .find(|l| field(l, "CHECK_ID") == Some("files.shadow-permissions"))
+        .unwrap_or_else(|| panic!("no line for the shadow file:\n{log}"));
+    assert!(failure.starts_with("warning: "), "{failure}");
+    assert_eq!(field(failure, "SEVERITY"), Some("critical"));
+    assert_eq!(field(failure, "OUTCOME"), Some("fail"));
+    assert!(failure.contains("mode 0644"), "{failure}");
+    // Only failures are logged per check, and every one of them carries the three fields.
+    for line in log.lines().filter(|l| field(l, "JOB") == Some("verify")) {
+        if field(line, "CHECK_ID").is_some() {
+            assert!(
+                matches!(field(line, "OUTCOME"), Some("fail" | "error")),
+                "{line}"
+            );
+            assert!(field(line, "SEVERITY").is_some(), "{line}");
+        }
+    }
+    let summary = log
+        .lines()
+        .find(|l| l.contains("verification: level strict"))
+        .unwrap();
+    assert_eq!(field(summary, "FAIL"), Some("1"), "{log}");
+    // The update checks ran as their own job, with the same fields.
+    let age = log
+        .lines()
+        .find(|l| field(l, "CHECK_ID") == Some("updates.package-age"))
+        .unwrap_or_else(|| panic!("no update check:\n{log}"));
+    assert_eq!(field(age, "JOB"), Some("updates"));
+    // The fixture's apt list is dated when it is copied: fresh.
+    assert_eq!(field(age, "OUTCOME"), Some("pass"), "{age}");
+    assert_eq!(field(age, "SEVERITY"), Some("medium"));
+    assert!(
+        age.starts_with("info: updates.package-age pass: apt's package lists"),
+        "{age}"
+    );
+    // Not part of the verification summary: the update checks have their own schedule.
+    assert!(!log.lines().any(|l| field(l, "JOB") == Some("verify")
+        && field(l, "CHECK_ID").is_some_and(|c| c.starts_with("updates."))));
+}
+
+#[test]
+fn an_invalid_policy_at_start_is_exit_2_with_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[daemon]\nenforce = \"yes\"\n").unwrap();
+    let root = fixture_root("hardened");
+    let out = hardenctl()
+        .args(["daemon", "--once", "--root"])
+        .arg(root.path())
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("{}:2:11", policy.display())) && err.contains("must be a boolean"),
+        "{err}"
+    );
+    let bad_interval = hardenctl()
+        .args(["daemon", "--interval", "0s", "--root"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad_interval.status.code(), Some(2));
+}
+
+#[test]
+fn enforce_without_an_apply_job_is_said_not_pretended() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[daemon]\nenforce = true\n").unwrap();
+    let root = fixture_root("hardened");
+    let out = hardenctl()
+        .args(["daemon", "--once", "--root"])
+        .arg(root.path())
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| field(l, "EVENT") == Some("enforce-unavailable")),
+        "{log}"
+    );
+}
+
+/// Steady memory of a sleeping daemon stays small (the benchmark in docs/benchmarks.md measures
+/// minutes; this guards the order of magnitude).
+#[test]
+fn a_sleeping_daemon_stays_small() {
+    let root = fixture_root("hardened");
+    let mut daemon = Daemon::start(
+        &["--root", root.path().to_str().unwrap(), "--interval", "1s"],
+        &[],
+    );
+    for _ in 0..3 {
+        daemon.wait_line(STARTUP, |l| l.contains("verification: level"));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id())).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(rss_kib < 32 * 1024, "RSS {rss_kib} KiB");
+    let threads = std::fs::read_dir(format!("/proc/{}/task", daemon.child.id()))
+        .unwrap()
+        .count();
+    assert_eq!(threads, 2, "the loop and the signal thread");
+    daemon.signal(Signal::TERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)), 0);
+}
