@@ -33,7 +33,7 @@ fn basic() {
             if failed.trim().is_empty() {
                 m.fail_test("degraded, yet no failed unit is listed");
             }
-            eprintln!("vm basic: degraded; failed units:\n{failed}");
+            vm::note(&format!("vm basic: degraded; failed units:\n{failed}"));
         }
         other => m.fail_test(&format!("systemctl is-system-running: {other}")),
     }

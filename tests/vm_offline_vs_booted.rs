@@ -68,10 +68,10 @@ fn offline_vs_booted() {
             ));
         }
     }
-    eprintln!(
+    vm::note(&format!(
         "vm offline-vs-booted: {compared} of {} checks evaluated by both",
         off.len()
-    );
+    ));
     assert!(compared > 10, "only {compared} checks evaluated by both");
     assert!(
         disagreements.is_empty(),

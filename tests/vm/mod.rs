@@ -577,6 +577,11 @@ pub fn kvm_usable() -> bool {
         .is_ok()
 }
 
+/// A progress or measurement line on stderr (shown with `--nocapture`).
+pub fn note(msg: &str) {
+    eprintln!("{msg}");
+}
+
 /// A free local TCP port for the SSH forward (released just before QEMU binds it).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
