@@ -561,7 +561,9 @@ pub(super) fn checks() -> Vec<Check> {
             "net.ipv4.conf.default.accept_source_route",
             Network,
             Eq,
-            Some(0),
+            // Unlike `all` (0), the kernel's template for new interfaces (ipv4_devconf_dflt in
+            // net/ipv4/devinet.c) has 1: a booted Debian guest shows it (tests/vm_offline_vs_booted.rs).
+            Some(1),
             High,
             "Refuse source-routed packets (IPv4, new interfaces)",
             "Source routing lets a sender choose the path and bypass filtering.",
