@@ -10,6 +10,7 @@ pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod facts;
+pub mod integrity;
 pub mod logins;
 pub mod net;
 pub mod policy;

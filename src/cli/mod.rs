@@ -9,6 +9,7 @@ mod audit;
 mod catalog;
 mod diff;
 mod inspect;
+mod integrity;
 mod logins;
 mod output;
 mod policy;
@@ -58,6 +59,11 @@ pub enum Command {
     Logins {
         #[command(subcommand)]
         command: logins::LoginsCommand,
+    },
+    /// File integrity: baselines of system files and checks against them.
+    Integrity {
+        #[command(subcommand)]
+        command: integrity::IntegrityCommand,
     },
 }
 
@@ -147,6 +153,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => catalog::run_explain(&args),
         Command::Policy { command } => policy::run(&command),
         Command::Logins { command } => logins::run(&command),
+        Command::Integrity { command } => integrity::run(&command),
         Command::Diff(args) => diff::run(&args),
     };
     match result {

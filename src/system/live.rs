@@ -53,6 +53,9 @@ impl SystemView for LiveView {
     fn xattr(&self, path: &str, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
         self.files.xattr(path, name)
     }
+    fn change_stamp(&self, path: &str) -> Option<super::ChangeStamp> {
+        self.files.change_stamp(path)
+    }
 
     fn command(&self, program: &str, args: &[&str]) -> Option<io::Result<CommandOutput>> {
         Some(run_with_timeout(program, args, COMMAND_TIMEOUT))
