@@ -6,12 +6,13 @@
 # nft inside network namespaces the tests create (ip from iproute2), mkfifo, ssh-keygen, chromium
 # (the HTML report is rendered headless), npm (fetches the official SARIF 2.1.0 JSON schema, which
 # the npm package @microsoft/jest-sarif ships, into the git-ignored .test-deps/), and tar, gzip,
-# zstd and xz to pack the images that --image must read like the directories. Run as root
+# zstd and xz to pack the images that --image must read like the directories, and setcap
+# (libcap2-bin) for the file capabilities integrity baselines record. Run as root
 # (or with sudo available): namespaces and file ownership tests need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils libcap2-bin)
 # npm may come with a Node.js that is not Debian's (NodeSource's nodejs bundles npm and conflicts
 # with Debian's npm package): install Debian's only when there is no npm at all.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
