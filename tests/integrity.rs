@@ -507,6 +507,20 @@ fn hostile_trees_are_recorded_never_followed_and_never_block() {
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));
+
+    // The default baseline path of a root never goes through the root's symlinks.
+    let elsewhere = tempfile::tempdir().unwrap();
+    symlink(elsewhere.path(), root.join("var")).unwrap();
+    let out = hardenctl()
+        .args(["integrity", "init", "--root"])
+        .arg(root)
+        .arg("--policy")
+        .arg(t.policy())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a symlink inside the root"));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }
 
 #[test]
