@@ -49,8 +49,10 @@ find "$TREE" -type f -print0 | xargs -0 cat > /dev/null 2>&1 || true
 
 measure() { # name command...
   local name=$1; shift
+  # aide --check exits non-zero when it finds differences; GNU time then writes a "Command exited
+  # with non-zero status" line first, so the figures are on the last line.
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" > "$work/out" 2>"$work/err" || true
-  read -r wall user sys rss < "$work/time"
+  read -r wall user sys rss < <(tail -n 1 "$work/time")
   printf '%-22s wall %7.2f s  cpu %7.2f s  rss %7d KiB\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss"
 }
 
