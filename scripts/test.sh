@@ -8,14 +8,15 @@
 # the npm package @microsoft/jest-sarif ships, into the git-ignored .test-deps/), and tar, gzip,
 # zstd and xz to pack the images that --image must read like the directories, systemd-analyze
 # (package systemd) to verify and score the service unit, man (man-db) to render the generated
-# pages; debootstrap, qemu-system-x86, qemu-utils and e2fsprogs build and boot the Debian VM of the
+# pages, setcap (libcap2-bin) for the file capabilities integrity baselines record;
+# debootstrap, qemu-system-x86, qemu-utils and e2fsprogs build and boot the Debian VM of the
 # VM tests (tests/vm_*.rs, docs/vm-tests.md; the image is cached in .test-deps/vm/). The Debian
 # package test builds a release binary and installs cargo-deb when missing. Run as root
 # (or with sudo available): namespaces and file ownership tests need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils python3 sshpass squashfs-tools xorriso systemd man-db)
+packages=(openssh-server openssh-client nftables iproute2 coreutils nix-bin chromium tar gzip zstd xz-utils python3 sshpass squashfs-tools xorriso systemd man-db libcap2-bin)
 # The VM tests: build the Debian image (debootstrap, mkfs.ext4 -d) and boot it (QEMU, qcow2 overlays).
 packages+=(debootstrap qemu-system-x86 qemu-utils e2fsprogs)
 # npm may come with a Node.js that is not Debian's (NodeSource's nodejs bundles npm and conflicts

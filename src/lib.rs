@@ -12,6 +12,7 @@ pub mod cli;
 pub mod daemon;
 pub mod engine;
 pub mod facts;
+pub mod integrity;
 pub mod logins;
 pub mod net;
 pub mod policy;

@@ -184,6 +184,11 @@ fn nixos_settings_enforce_the_policy() {
             fw.get("input-policy").is_some_and(|p| p == "drop")
         );
         assert_eq!(
+            nix["integrity"],
+            *policy.get("integrity").unwrap_or(&empty),
+            "{level}: integrity paths, exclusions, attributes, schedule, watch"
+        );
+        assert_eq!(
             nix["audit"]["rules"],
             *policy
                 .pointer("/audit/rules")

@@ -57,6 +57,10 @@ in
     rules = get audit "rules" [ ];
   };
 
+  # What `hardenctl integrity` covers and how often the daemon checks (the module passes the
+  # policy file to the daemon; this is for options such as a timer's interval).
+  integrity = get policy "integrity" { };
+
   services = {
     hardenctl = get services "hardenctl" false;
     loginMonitoring = get services "login-monitoring" false;

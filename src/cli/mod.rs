@@ -13,6 +13,7 @@ mod daemon;
 mod diff;
 mod generate;
 mod inspect;
+mod integrity;
 mod logins;
 mod output;
 mod policy;
@@ -78,6 +79,11 @@ pub enum Command {
     /// Generate man pages or shell completions from the command line definition (packaging).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
+    /// File integrity: baselines of system files and checks against them.
+    Integrity {
+        #[command(subcommand)]
+        command: integrity::IntegrityCommand,
+    },
 }
 
 /// Output format for reports and listings.
@@ -169,6 +175,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Policy { command } => policy::run(&command),
         Command::Logins { command } => logins::run(&command),
         Command::Bans { command } => bans::run(&command),
+        Command::Integrity { command } => integrity::run(&command),
         Command::Diff(args) => diff::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Rollback(args) => apply::run_rollback(&args),

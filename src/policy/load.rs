@@ -341,9 +341,13 @@ fn walk_table(cx: &mut Ctx<'_>, path: &str, table: &DeTable<'_>, out: &mut Vec<(
                     Ok(_) | Err(_) => cx.error(
                         value.span(),
                         format!(
-                            "`{}` must be {} ({})",
+                            "`{}` must be {}{} ({})",
                             key.get_ref(),
                             leaf.ty().describe(),
+                            match leaf.ty() {
+                                ValueType::WordList(words) => format!(": {}", words.join(", ")),
+                                _ => String::new(),
+                            },
                             leaf.describe()
                         ),
                     ),

@@ -1,5 +1,5 @@
 //! Policy values that configure hardenctl itself rather than select a check: the failed-login
-//! monitor's scoring and banning, and the daemon's schedule. They live in the same files and levels as the checks' values and
+//! monitor's scoring and banning, the daemon's schedule, and what file integrity monitoring covers. They live in the same files and levels as the checks' values and
 //! are validated the same way.
 
 use super::ValueType;
@@ -81,6 +81,36 @@ pub const SETTINGS: &[Setting] = &[
         name: "enforce",
         ty: ValueType::Bool,
         doc: "Repair drift (re-apply the policy) instead of only reporting it.",
+    },
+    Setting {
+        table: "integrity",
+        name: "paths",
+        ty: ValueType::PathList,
+        doc: "Trees the integrity baseline covers (each walked without following symlinks).",
+    },
+    Setting {
+        table: "integrity",
+        name: "exclude",
+        ty: ValueType::PathList,
+        doc: "Paths left out of the baseline, with everything below them; `*` matches within one path component, `**` any number of components.",
+    },
+    Setting {
+        table: "integrity",
+        name: "attributes",
+        ty: ValueType::WordList(crate::integrity::ATTRIBUTE_NAMES),
+        doc: "Attributes compared by `integrity check`: type, mode, owner, group, size, content (sha256), target (of a symlink), capabilities (security.capability), entries (of a directory).",
+    },
+    Setting {
+        table: "integrity",
+        name: "schedule",
+        ty: ValueType::Duration,
+        doc: "Interval of the daemon's full integrity check.",
+    },
+    Setting {
+        table: "integrity",
+        name: "watch",
+        ty: ValueType::PathList,
+        doc: "The most sensitive paths, which the daemon also watches in real time (inotify) between full checks.",
     },
 ];
 

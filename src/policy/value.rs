@@ -89,6 +89,10 @@ pub enum ValueType {
     Duration,
     /// A list of IP networks (`"10.0.0.0/8"`, `"::1"`).
     NetList,
+    /// A list of absolute paths, each may be a glob pattern (`"/etc"`, `"/usr/lib/**/__pycache__"`).
+    PathList,
+    /// A list of strings, each one of these words.
+    WordList(&'static [&'static str]),
 }
 
 impl ValueType {
@@ -103,6 +107,10 @@ impl ValueType {
             ValueType::Param => "true, false, a string or an integer",
             ValueType::Duration => "a duration such as \"10m\", \"1h\" or \"2d\"",
             ValueType::NetList => "an array of IP networks such as \"10.0.0.0/8\" or \"::1\"",
+            ValueType::PathList => {
+                "an array of absolute paths or glob patterns such as \"/etc\" or \"/usr/lib/**/*.pyc\""
+            }
+            ValueType::WordList(_) => "an array of words from a fixed set",
         }
     }
 
@@ -124,6 +132,12 @@ impl ValueType {
             (ValueType::NetList, Value::List(items)) => items
                 .iter()
                 .all(|v| matches!(v, Value::Str(s) if crate::net::Network::parse(s).is_some())),
+            (ValueType::PathList, Value::List(items)) => items.iter().all(|v| {
+                matches!(v, Value::Str(s) if s.starts_with('/') && !s.contains('\0') && glob::Pattern::new(s).is_ok())
+            }),
+            (ValueType::WordList(words), Value::List(items)) => items
+                .iter()
+                .all(|v| matches!(v, Value::Str(s) if words.contains(&s.as_str()))),
             _ => false,
         }
     }

@@ -57,8 +57,41 @@ impl SystemView for LiveView {
     fn open_stream(&self, path: &str) -> Result<Box<dyn io::Read + Send + '_>, ReadError> {
         self.files.open_stream(path)
     }
+    // With `/` as the root, in-root resolution and the kernel's ordinary resolution of an
+    // absolute path agree, so the two calls an integrity scan makes for every file use one plain
+    // syscall each (`lgetxattr`, `lstat`) instead of an openat2 descriptor plus a /proc lookup;
+    // a third of the scan's system time on /usr.
     fn xattr(&self, path: &str, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
-        self.files.xattr(path, name)
+        if !path.starts_with('/') {
+            return self.files.xattr(path, name);
+        }
+        let mut buf = vec![0u8; 256];
+        loop {
+            match rustix::fs::lgetxattr(path, name, &mut buf[..]) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(Some(buf));
+                }
+                Err(rustix::io::Errno::NODATA) => return Ok(None),
+                Err(rustix::io::Errno::RANGE) if buf.len() < 64 * 1024 => {
+                    buf.resize(buf.len() * 4, 0);
+                }
+                Err(e) => return Err(ReadError::io(path, e.into())),
+            }
+        }
+    }
+    fn change_stamp(&self, path: &str) -> Option<super::ChangeStamp> {
+        if !path.starts_with('/') {
+            return self.files.change_stamp(path);
+        }
+        let st = rustix::fs::lstat(path).ok()?;
+        let ns = |s: i64, n: u64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Some(super::ChangeStamp {
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime_ns: ns(st.st_mtime, st.st_mtime_nsec as u64),
+            ctime_ns: ns(st.st_ctime, st.st_ctime_nsec as u64),
+            ino: st.st_ino,
+        })
     }
 
     fn command(&self, program: &str, args: &[&str]) -> Option<io::Result<CommandOutput>> {
@@ -174,6 +207,35 @@ mod tests {
         let e =
             run_with_timeout("hardenctl-no-such-program", &[], Duration::from_secs(5)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn attributes_and_change_stamps_of_the_path_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"one").unwrap();
+        rustix::fs::setxattr(
+            &file,
+            "user.hardenctl",
+            b"v",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&file, dir.path().join("l")).unwrap();
+        let view = LiveView::open().unwrap();
+        let path = file.to_str().unwrap();
+        let link = dir.path().join("l");
+        let link = link.to_str().unwrap();
+        assert_eq!(
+            view.xattr(path, "user.hardenctl").unwrap(),
+            Some(b"v".to_vec())
+        );
+        assert_eq!(view.xattr(link, "user.hardenctl").unwrap(), None);
+        let before = view.change_stamp(path).unwrap();
+        assert_eq!(before.size, 3);
+        assert_ne!(view.change_stamp(link).unwrap().ino, before.ino);
+        std::fs::write(&file, b"two!").unwrap();
+        assert_ne!(view.change_stamp(path).unwrap(), before);
     }
 
     #[test]

@@ -78,6 +78,16 @@ pub struct Metadata {
     pub size: u64,
 }
 
+/// What tells whether a file changed while it was read: its size, modification and change times
+/// and inode, as `lstat` gives them. Compared before and after hashing a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeStamp {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub ino: u64,
+}
+
 /// Why a read of the audited system failed. Always names the path inside the system.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -191,6 +201,13 @@ pub trait SystemView: Send + Sync {
     /// of apt's package lists is the one fact that needs it.
     fn modified(&self, path: &str) -> Result<Option<i64>, ReadError> {
         self.metadata(path).map(|_| None)
+    }
+
+    /// The [`ChangeStamp`] of `path` itself (not following a final symlink), for views whose files
+    /// can change under the reader (a live host, a root directory). `None`: the view is immutable
+    /// or cannot tell.
+    fn change_stamp(&self, _path: &str) -> Option<ChangeStamp> {
+        None
     }
 
     /// Runs a program on the live host (`None` on views of systems that are not running).

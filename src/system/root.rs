@@ -170,6 +170,20 @@ impl SystemView for RootView {
         }
     }
 
+    fn change_stamp(&self, path: &str) -> Option<super::ChangeStamp> {
+        let fd = self
+            .open_in_root(path, OFlags::PATH | OFlags::NOFOLLOW)
+            .ok()?;
+        let st = rfs::fstat(&fd).ok()?;
+        let ns = |s: i64, n: u64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Some(super::ChangeStamp {
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime_ns: ns(st.st_mtime, st.st_mtime_nsec as u64),
+            ctime_ns: ns(st.st_ctime, st.st_ctime_nsec as u64),
+            ino: st.st_ino,
+        })
+    }
+
     fn metadata(&self, path: &str) -> Result<Metadata, ReadError> {
         let fd = self.open_in_root(path, OFlags::PATH)?;
         let stat = rfs::fstat(&fd).map_err(|e| ReadError::io(path, e.into()))?;

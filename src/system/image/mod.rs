@@ -183,6 +183,12 @@ impl SystemView for ImageView {
     fn boot_cmdline(&self) -> Option<(String, String)> {
         self.boot_cmdline.clone()
     }
+    fn known_sha256(&self, path: &str) -> Option<[u8; 32]> {
+        self.vfs.known_sha256(path)
+    }
+    fn xattr(&self, path: &str, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        self.vfs.xattr(path, name)
+    }
 }
 
 /// Size and SHA-256 (lower-case hex) of the file at `path`, in one streamed pass.
@@ -272,6 +278,15 @@ fn open_squashfs(path: &Path) -> Result<Box<dyn SystemView>, String> {
     Ok(Box::new(view))
 }
 
+/// How [`open_with`] reads an image.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Hash every regular file while reading the image and record file capabilities, so that
+    /// [`SystemView::known_sha256`] and [`SystemView::xattr`] answer for every file (integrity
+    /// baselines built from an image). Audits leave it off.
+    pub hash_files: bool,
+}
+
 /// A format recognised by its magic bytes.
 fn sniff(head: &[u8]) -> Option<&'static str> {
     let at = |off: usize, magic: &[u8]| head.get(off..off + magic.len()) == Some(magic);
@@ -306,6 +321,11 @@ fn sniff(head: &[u8]) -> Option<&'static str> {
 
 /// Opens `path` as an image, detecting its format from its content.
 pub fn open(path: &Path) -> Result<Box<dyn SystemView>, String> {
+    open_with(path, OpenOptions::default())
+}
+
+/// [`open`] with options.
+pub fn open_with(path: &Path, options: OpenOptions) -> Result<Box<dyn SystemView>, String> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot open: {e}"))?;
     if meta.is_dir() {
@@ -344,7 +364,13 @@ pub fn open(path: &Path) -> Result<Box<dyn SystemView>, String> {
         .and_then(|f| f.take(0x9000).read_to_end(&mut head))
         .map_err(|e| format!("{shown}: cannot read: {e}"))?;
     if Compression::from_magic(&head).is_some() {
-        let img = tar::load(path, TarOptions::default())?;
+        let img = tar::load(
+            path,
+            TarOptions {
+                hash_files: options.hash_files,
+                ..TarOptions::default()
+            },
+        )?;
         let info = ImageInfo {
             kind: ImageKind::Tar,
             path: shown.to_string(),

@@ -70,6 +70,10 @@ pub struct TarOptions {
     pub bomb_min_output: u64,
     /// Decompressed bytes per compressed byte beyond which the stream is a decompression bomb.
     pub bomb_ratio: u64,
+    /// Hash every regular file while streaming it (32 bytes kept per file, answered by
+    /// `known_sha256`) and record `security.capability` from the pax headers (`tar --xattrs`),
+    /// for integrity baselines built from an image. Off for audits, which need neither.
+    pub hash_files: bool,
 }
 
 impl Default for TarOptions {
@@ -79,6 +83,7 @@ impl Default for TarOptions {
             bomb_min_output: 1024 * 1024 * 1024,
             // gzip cannot exceed ~1032:1; real system images stay far below 100:1.
             bomb_ratio: 2000,
+            hash_files: false,
         }
     }
 }
@@ -175,6 +180,43 @@ impl<R: BufRead> Read for ZstdFrames<R> {
     }
 }
 
+/// The SHA-256 of an entry's `size` bytes, streamed (a short entry is a truncated archive).
+fn hash_entry(entry: &mut impl Read, size: u64) -> io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 128 * 1024];
+    let mut left = size;
+    let mut limited = entry.take(size);
+    loop {
+        let n = limited.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    if left > 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// The `security.capability` attribute GNU tar and bsdtar record with `--xattrs`
+/// (`SCHILY.xattr.security.capability` in the entry's pax header).
+fn file_capability<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Option<Vec<u8>>> {
+    let Some(exts) = entry.pax_extensions()? else {
+        return Ok(None);
+    };
+    for ext in exts {
+        let ext = ext?;
+        if ext.key_bytes() == b"SCHILY.xattr.security.capability" {
+            // A capability xattr is at most a few dozen bytes; anything larger is not one.
+            let value = ext.value_bytes();
+            return Ok((value.len() <= 64).then(|| value.to_vec()));
+        }
+    }
+    Ok(None)
+}
+
 /// Reads the tarball at `path` in one pass.
 pub fn load(path: &Path, opts: TarOptions) -> Result<TarImage, String> {
     let shown = path.display();
@@ -230,6 +272,9 @@ pub fn load(path: &Path, opts: TarOptions) -> Result<TarImage, String> {
     let mut vfs = Vfs::new();
     let mut entries = 0u64;
     let mut kept_bytes = 0u64;
+    if opts.hash_files {
+        vfs.record_xattrs();
+    }
     let corrupt = |e: io::Error| format!("{shown}: truncated or corrupt archive ({what}): {e}");
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
@@ -256,12 +301,27 @@ pub fn load(path: &Path, opts: TarOptions) -> Result<TarImage, String> {
             .link_name_bytes()
             .map(|l| String::from_utf8_lossy(&l).into_owned());
         use tar::EntryType as T;
-        match header.entry_type() {
+        let entry_type = header.entry_type();
+        let capability = if opts.hash_files {
+            file_capability(&mut entry).map_err(corrupt)?
+        } else {
+            None
+        };
+        match entry_type {
             T::Regular | T::Continuous | T::GNUSparse => {
-                let sparse = header.entry_type() == T::GNUSparse;
+                let sparse = entry_type == T::GNUSparse;
+                let mut digest: Option<[u8; 32]> = None;
+                if sparse && opts.hash_files {
+                    // The tar crate expands the sparse map (holes read as zeros): the digest is the
+                    // one of the extracted file.
+                    digest = Some(hash_entry(&mut entry, meta.size).map_err(corrupt)?);
+                }
                 let content = if sparse {
                     Content::NotKept("a sparse tar member".to_owned())
                 } else if meta.size > MAX_READ_BYTES {
+                    if opts.hash_files {
+                        digest = Some(hash_entry(&mut entry, meta.size).map_err(corrupt)?);
+                    }
                     Content::NotKept(format!("{} bytes", meta.size))
                 } else if keep_content(&comps, meta.size) {
                     kept_bytes += meta.size;
@@ -280,13 +340,25 @@ pub fn load(path: &Path, opts: TarOptions) -> Result<TarImage, String> {
                     if (buf.len() as u64) < meta.size {
                         return Err(corrupt(io::ErrorKind::UnexpectedEof.into()));
                     }
+                    if opts.hash_files {
+                        digest = Some(Sha256::digest(&buf).into());
+                    }
                     Content::Kept(buf)
                 } else {
+                    if opts.hash_files {
+                        digest = Some(hash_entry(&mut entry, meta.size).map_err(corrupt)?);
+                    }
                     Content::NotKept(
                         "hardenctl keeps only configuration files of an image".to_owned(),
                     )
                 };
                 vfs.insert(&name, meta, EntryData::File(content));
+                if let Some(d) = digest {
+                    vfs.set_sha256(&name, d);
+                }
+                if let Some(cap) = capability {
+                    vfs.set_capability(&name, cap);
+                }
             }
             T::Directory => vfs.insert(&name, meta, EntryData::Dir),
             T::Symlink => vfs.insert(&name, meta, EntryData::Symlink(link.unwrap_or_default())),
@@ -305,7 +377,7 @@ pub fn load(path: &Path, opts: TarOptions) -> Result<TarImage, String> {
                 }
             }
             T::Char | T::Block | T::Fifo => {
-                let kind = match header.entry_type() {
+                let kind = match entry_type {
                     T::Char => FileKind::CharDevice,
                     T::Block => FileKind::BlockDevice,
                     _ => FileKind::Fifo,

@@ -93,6 +93,12 @@ enum Loc {
 pub struct Vfs {
     nodes: Vec<Node>,
     sources: Vec<Box<dyn FileSource>>,
+    /// SHA-256 of file nodes hashed while streaming (sorted by node): 36 bytes per file.
+    digests: Vec<(u32, [u8; 32])>,
+    /// `security.capability` of file nodes, when the image recorded extended attributes.
+    capabilities: Vec<(u32, Box<[u8]>)>,
+    /// True when the reader recorded extended attributes: a file without one has none.
+    xattrs_recorded: bool,
 }
 
 impl Default for Vfs {
@@ -136,6 +142,9 @@ impl Vfs {
                 data: Data::Dir(BTreeMap::new()),
             }],
             sources: Vec::new(),
+            digests: Vec::new(),
+            capabilities: Vec::new(),
+            xattrs_recorded: false,
         }
     }
 
@@ -260,6 +269,81 @@ impl Vfs {
         let comps = normalise(path);
         let id = self.ensure_dir(&comps);
         self.nodes[id].data = Data::HostDir(host.to_path_buf());
+    }
+
+    /// The node the member name `path` names, without following symlinks (as tar names members).
+    fn member(&self, path: &str) -> Option<NodeId> {
+        let mut cur = ROOT;
+        for c in normalise(path) {
+            match &self.nodes[cur].data {
+                Data::Dir(children) => cur = *children.get(c)?,
+                _ => return None,
+            }
+        }
+        Some(cur)
+    }
+
+    /// Records the SHA-256 of the file member `path` (computed by the image reader).
+    pub fn set_sha256(&mut self, path: &str, digest: [u8; 32]) {
+        let Some(id) = self.member(path).and_then(|id| u32::try_from(id).ok()) else {
+            return;
+        };
+        match self.digests.binary_search_by_key(&id, |(n, _)| *n) {
+            Ok(i) => self.digests[i].1 = digest,
+            Err(i) => self.digests.insert(i, (id, digest)),
+        }
+    }
+
+    /// Says that the reader records extended attributes: files without a recorded
+    /// `security.capability` have none.
+    pub fn record_xattrs(&mut self) {
+        self.xattrs_recorded = true;
+    }
+
+    /// Records the `security.capability` attribute of the file member `path`.
+    pub fn set_capability(&mut self, path: &str, value: Vec<u8>) {
+        let Some(id) = self.member(path).and_then(|id| u32::try_from(id).ok()) else {
+            return;
+        };
+        match self.capabilities.binary_search_by_key(&id, |(n, _)| *n) {
+            Ok(i) => self.capabilities[i].1 = value.into(),
+            Err(i) => self.capabilities.insert(i, (id, value.into())),
+        }
+    }
+
+    /// The SHA-256 recorded for the regular file at `path` (following symlinks), if any.
+    pub fn known_sha256(&self, path: &str) -> Option<[u8; 32]> {
+        let Loc::Mem(id) = self.resolve(path, true).ok()? else {
+            return None;
+        };
+        let id = u32::try_from(id).ok()?;
+        let i = self.digests.binary_search_by_key(&id, |(n, _)| *n).ok()?;
+        Some(self.digests[i].1)
+    }
+
+    /// An extended attribute of `path` itself. Only `security.capability` is recorded, and only
+    /// by readers that record attributes; otherwise the view cannot tell and refuses.
+    pub fn xattr(&self, path: &str, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        if !self.xattrs_recorded || name != "security.capability" {
+            return Err(ReadError::Refused {
+                path: path.to_owned(),
+                reason: "extended attributes are not available in this view".to_owned(),
+            });
+        }
+        let Loc::Mem(id) = self.resolve(path, false)? else {
+            return Err(ReadError::Refused {
+                path: path.to_owned(),
+                reason: "extended attributes are not available in this view".to_owned(),
+            });
+        };
+        let Ok(id) = u32::try_from(id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .capabilities
+            .binary_search_by_key(&id, |(n, _)| *n)
+            .ok()
+            .map(|i| self.capabilities[i].1.to_vec()))
     }
 
     /// Number of nodes (for tests and statistics).
