@@ -132,6 +132,12 @@ fn kind_name(kind: Kind) -> &'static str {
 fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
+    if !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+        // Nothing to escape: the common case, one pass and one copy.
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc: &[u8] = match c {
@@ -162,6 +168,15 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 
 /// Decimal digits without `fmt` (the formatting machinery was a fifth of the scan's time).
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    // Octets, weights and most line numbers of a day's log are short.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

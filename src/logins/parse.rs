@@ -30,6 +30,18 @@ fn split_once<'a>(s: &'a str, finder: &Finder<'_>) -> Option<(&'a str, &'a str)>
     Some((&s[..i], &s[i + finder.needle().len()..]))
 }
 
+/// `s.split_once(c)` for an ASCII byte, by a plain loop: the words split here are short, and
+/// std's char searcher costs more to set up than the search.
+fn split_byte(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == c)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
+/// The text before the first `c` (all of `s` without one): `s.split(c).next()`.
+fn before_byte(s: &str, c: u8) -> &str {
+    split_byte(s, c).map_or(s, |(head, _)| head)
+}
+
 /// `s.rsplit_once(needle)` with a prebuilt searcher.
 fn rsplit_once<'a>(s: &'a str, finder: &FinderRev<'_>) -> Option<(&'a str, &'a str)> {
     let i = finder.rfind(s.as_bytes())?;
@@ -40,12 +52,12 @@ fn rsplit_once<'a>(s: &'a str, finder: &FinderRev<'_>) -> Option<(&'a str, &'a s
 /// The header is written by the logging system, not by the client; only the message is hostile.
 pub fn parse_syslog_line(line: &str) -> Option<Event> {
     let (time, rest) = split_time(line)?;
-    let (_host, rest) = rest.trim_start().split_once(' ')?;
+    let (_host, rest) = split_byte(rest.trim_start(), b' ')?;
     // The first `: ` ends the tag (`rest.split_once(": ")`, by bytes).
     let b = rest.as_bytes();
     let colon = memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b' '))?;
     let (tag, msg) = (&rest[..colon], &rest[colon + 2..]);
-    let program = tag.split('[').next()?;
+    let program = before_byte(tag, b'[');
     let mut ev = recognize(program, msg)?;
     ev.time = Some(time.to_owned());
     Some(ev)
@@ -82,7 +94,11 @@ pub fn parse_journal_json(line: &str) -> Option<Event> {
 
 /// Recognises the message of `program`; `None` when it records no authentication failure.
 pub fn recognize(program: &str, message: &str) -> Option<Event> {
-    let program = program.rsplit('/').next().unwrap_or(program);
+    // `program.rsplit('/').next()`: a full path (`/usr/sbin/sshd`) names the program too.
+    let program = program
+        .bytes()
+        .rposition(|b| b == b'/')
+        .map_or(program, |i| &program[i + 1..]);
     let msg = message.trim_end_matches(['\n', '\r', ' ']);
     let (kind, ip, user) = match program {
         "sshd" | "sshd-session" | "sshd-auth" => sshd(msg).or_else(|| pam(msg))?,
@@ -112,7 +128,7 @@ type Found = (Kind, Option<IpAddr>, Option<String>);
 
 /// `Mmm dd hh:mm:ss` (RFC 3164) or an ISO 8601 first word.
 fn split_time(line: &str) -> Option<(&str, &str)> {
-    let first = line.split(' ').next()?;
+    let first = before_byte(line, b' ');
     if first.len() >= 19 && first.as_bytes().get(4) == Some(&b'-') && first.contains('T') {
         return Some((first, &line[first.len()..]));
     }
@@ -142,15 +158,16 @@ fn addr(s: &str) -> Option<IpAddr> {
 
 /// The host of `HOST port PORT[ ssh2][: …]` or of a bare `HOST`: the tail sshd writes after ` from `.
 fn host_port_tail(tail: &str) -> Option<&str> {
-    let mut words = tail.splitn(4, ' ');
-    let host = words.next().filter(|h| !h.is_empty())?;
-    match (words.next(), words.next()) {
-        (None, _) => Some(host),
-        (Some("port"), Some(port)) if port.trim_end_matches(':').parse::<u16>().is_ok() => {
-            Some(host)
-        }
-        _ => None,
+    // `tail.splitn(4, ' ')`: host, then `port`, then the port number.
+    let Some((host, rest)) = split_byte(tail, b' ') else {
+        return Some(tail).filter(|h| !h.is_empty());
+    };
+    if host.is_empty() {
+        return None;
     }
+    let (word, rest) = split_byte(rest, b' ').unwrap_or((rest, ""));
+    let port = before_byte(rest, b' ');
+    (word == "port" && port.trim_end_matches(':').parse::<u16>().is_ok()).then_some(host)
 }
 
 fn addr_port_tail(tail: &str) -> Option<IpAddr> {
@@ -176,7 +193,8 @@ fn last_from(msg: &str) -> Option<(&str, Option<IpAddr>)> {
 fn user_addr_port(msg: &str) -> Option<(&str, IpAddr)> {
     let (left, port) = rsplit_once(msg, &PORT_REV)?;
     port.parse::<u16>().ok()?;
-    let (user_part, a) = left.rsplit_once(' ')?;
+    let i = left.bytes().rposition(|b| b == b' ')?;
+    let (user_part, a) = (&left[..i], &left[i + 1..]);
     Some((user_part, addr(a)?))
 }
 
@@ -273,7 +291,7 @@ fn sshd(msg: &str) -> Option<Found> {
 fn pam(msg: &str) -> Option<Found> {
     let (_, fields) = split_once(msg, &AUTH_FAILURE)?;
     let (_, after) = split_once(fields, &RHOST)?;
-    let rhost = after.split(' ').next().unwrap_or("");
+    let rhost = before_byte(after, b' ');
     let user = rsplit_once(fields, &USER_REV).map(|(_, u)| u.to_owned());
     if rhost.is_empty() {
         return Some((Kind::LocalFailure, None, user));
