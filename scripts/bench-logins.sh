@@ -2,7 +2,8 @@
 # Benchmark of `hardenctl logins scan` against the parsers a user would otherwise run on the same
 # auth log, in one run: fail2ban-regex with fail2ban's sshd filter, and sshguard's sshg-parser.
 # Builds a log of N lines (default 1,000,000) from the annotated corpus with varied addresses, runs
-# each tool once warm, and prints lines/s, detections and peak RSS. Installs the peers with
+# each tool once warm, and prints lines/s, detections and peak RSS; then the peak RSS of hardenctl
+# alone on two floods of 100,000 distinct attacking addresses. Installs the peers with
 # policy-rc.d in place so that neither daemon is started (they would change the firewall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,3 +75,23 @@ for name in ("hardenctl", "fail2ban", "sshguard"):
 h = t["hardenctl"][0]
 print(f"\nhardenctl vs fail2ban-regex: {t['fail2ban'][0]/h:.1f}x lines/s; vs sshg-parser: {t['sshguard'][0]/h:.1f}x")
 PY
+
+# Floods: 100,000 distinct addresses, each failing twice (20 of the standard 30 points: every
+# address stays below the threshold, the worst case for tracking) or three times (every address
+# is banned and reported). Peak RSS from /usr/bin/time -v.
+for hits in 2 3; do
+  python3 - "$hits" "$dir/flood.log" <<'PY'
+import sys
+hits, out = int(sys.argv[1]), sys.argv[2]
+with open(out, "w") as f:
+    for r in range(hits):
+        for i in range(100_000):
+            t = r * 100 + i // 1000
+            f.write(f"Nov 27 00:{t // 60:02}:{t % 60:02} web1 sshd[{1000 + i}]: Failed password for root "
+                    f"from 198.{18 + (i >> 16)}.{(i >> 8) & 255}.{i & 255} port 40000 ssh2\n")
+PY
+  /usr/bin/time -v "$bin" logins scan --level standard "$dir/flood.log" > "$dir/flood.out" 2> "$dir/flood.time"
+  rss=$(grep -oP "Maximum resident set size \(kbytes\): \K[0-9]+" "$dir/flood.time")
+  echo "flood of 100,000 addresses x $hits failures: peak RSS $((rss / 1024)).$(( (rss % 1024) * 10 / 1024 )) MiB;" \
+    "$(grep -c '^ban ' "$dir/flood.out") banned; $(grep -oE '^[0-9]+ windows below' "$dir/flood.out" | grep -oE '^[0-9]+' || echo 0) windows evicted"
+done

@@ -234,3 +234,188 @@ mod cli {
         assert_eq!(err.lines().count(), 1);
     }
 }
+
+/// A flood of one-shot addresses keeps the scanner's state bounded, and cannot push out an
+/// address close to the threshold or a banned one.
+mod flood {
+    use std::fmt::Write as _;
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use hardenctl::logins::scan::{DEFAULT_MAX_TRACKED, Rules, Scanner};
+
+    fn rules() -> Rules {
+        Rules {
+            threshold: 30,
+            window: Duration::from_secs(600),
+            ban_time: Duration::from_secs(3600),
+            allow: vec![],
+        }
+    }
+
+    fn failed(log: &mut String, second: u32, ip: &str) {
+        let (m, s) = (second / 60, second % 60);
+        writeln!(
+            log,
+            "Nov 27 00:{m:02}:{s:02} h sshd[1]: Failed password for root from {ip} port 2 ssh2"
+        )
+        .unwrap();
+    }
+
+    fn flood(v6: bool) {
+        let mut log = String::new();
+        // 20 of 30 points: one more failure bans it.
+        failed(&mut log, 0, "198.51.100.7");
+        failed(&mut log, 1, "198.51.100.7");
+        for _ in 0..3 {
+            failed(&mut log, 2, "198.51.100.9");
+        }
+        for i in 0..100_000u32 {
+            let ip = if v6 {
+                format!("2001:db8:{:x}::{:x}", i >> 16, i & 0xffff)
+            } else {
+                format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)
+            };
+            let t = 3 + i / 400;
+            let (m, s) = (t / 60, t % 60);
+            writeln!(
+                log,
+                "Nov 27 00:{m:02}:{s:02} h sshd[1]: Connection closed by {ip} port 3 [preauth]"
+            )
+            .unwrap();
+        }
+        failed(&mut log, 299, "198.51.100.9");
+        failed(&mut log, 300, "198.51.100.7");
+
+        let rules = rules();
+        let mut scanner = Scanner::new(&rules);
+        let mut events = 0;
+        let mut peak = (0, 0);
+        // Small reads: lines straddle buffers, as they do when following a log.
+        let input = std::io::BufReader::with_capacity(4096, log.as_bytes());
+        scanner
+            .read("flood.log", input, &mut |_| {
+                events += 1;
+                Ok(())
+            })
+            .unwrap();
+        let tracked = scanner.tracked();
+        peak = (peak.0.max(tracked.windows), peak.1.max(tracked.bytes));
+        assert_eq!(events, 100_007);
+        assert!(
+            tracked.windows <= DEFAULT_MAX_TRACKED,
+            "{} windows",
+            tracked.windows
+        );
+        assert_eq!(tracked.banned, 2, "{tracked:?}");
+        // 16 (IPv4) or 28 (IPv6) bytes an address (+ 1 control byte) in a table of 65,536
+        // buckets, a few hits; the IPv6 flood also has the IPv4 table, sized for its bound.
+        let limit = if v6 { 3_500_000 } else { 1_500_000 };
+        assert!(tracked.bytes < limit, "{tracked:?}");
+        let report = scanner.finish();
+        assert!(
+            report.evicted >= 100_000 - DEFAULT_MAX_TRACKED,
+            "{report:?}"
+        );
+        let banned: Vec<(IpAddr, usize)> =
+            report.offenders.iter().map(|o| (o.ip, o.events)).collect();
+        assert_eq!(
+            banned,
+            [
+                ("198.51.100.7".parse().unwrap(), 3),
+                ("198.51.100.9".parse().unwrap(), 4)
+            ],
+            "{peak:?}"
+        );
+        assert_eq!(
+            report.offenders[1].banned_at.as_deref(),
+            Some("Nov 27 00:00:02")
+        );
+    }
+
+    #[test]
+    fn ipv4_flood_stays_bounded() {
+        flood(false);
+    }
+
+    #[test]
+    fn ipv6_flood_stays_bounded() {
+        flood(true);
+    }
+
+    /// A smaller bound evicts earlier, never the address close to the threshold.
+    #[test]
+    fn near_threshold_outlives_one_shot_addresses() {
+        let rules = rules();
+        let mut scanner = Scanner::new(&rules).max_tracked(100);
+        let mut log = String::new();
+        failed(&mut log, 0, "198.51.100.7");
+        failed(&mut log, 1, "198.51.100.7");
+        for i in 0..10_000u32 {
+            failed(
+                &mut log,
+                2 + i / 100,
+                &format!("10.0.{}.{}", i >> 8, i & 255),
+            );
+        }
+        failed(&mut log, 200, "198.51.100.7");
+        scanner
+            .read("f.log", log.as_bytes(), &mut |_| Ok(()))
+            .unwrap();
+        assert!(scanner.tracked().windows <= 100);
+        let report = scanner.finish();
+        assert!(report.evicted >= 9_900, "{report:?}");
+        let ips: Vec<String> = report.offenders.iter().map(|o| o.ip.to_string()).collect();
+        assert_eq!(ips, ["198.51.100.7"]);
+    }
+}
+
+/// Lines are the same whatever the read size; a line too long to buffer is counted, not parsed.
+#[test]
+fn lines_across_reads_and_over_long_lines() {
+    use hardenctl::logins::scan::{Rules, Scanner};
+    let rules = Rules {
+        threshold: 30,
+        window: std::time::Duration::from_secs(600),
+        ban_time: std::time::Duration::from_secs(3600),
+        allow: vec![],
+    };
+    let corpus = fixture("corpus.tsv");
+    let mut log: String = corpus
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.splitn(4, '\t').nth(3))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let long = format!(
+        "Nov 27 00:00:01 h sshd[1]: Invalid user {} from 192.0.2.1 port 1\n",
+        "x".repeat(2 << 20)
+    );
+    log.push_str(&long);
+    log.push_str("Nov 27 00:00:01 h sshd[1]: Invalid user y from 192.0.2.2 port 1");
+    let run = |cap: usize| {
+        let mut scanner = Scanner::new(&rules);
+        let mut seen = Vec::new();
+        let input = std::io::BufReader::with_capacity(cap, log.as_bytes());
+        scanner
+            .read("a.log", input, &mut |e| {
+                seen.push((e.line, e.event));
+                Ok(())
+            })
+            .unwrap();
+        (seen, scanner.finish().lines)
+    };
+    let (whole, lines) = run(64 << 20);
+    assert_eq!(lines, log.lines().count());
+    let last = whole.last().unwrap();
+    assert_eq!(last.0, lines, "the unterminated last line is read");
+    assert_eq!(last.1.ip, Some("192.0.2.2".parse().unwrap()));
+    assert!(
+        whole
+            .iter()
+            .all(|(_, e)| e.ip != Some("192.0.2.1".parse().unwrap()))
+    );
+    for cap in [1, 7, 100, 4096] {
+        assert_eq!(run(cap), (whole.clone(), lines), "reads of {cap} bytes");
+    }
+}

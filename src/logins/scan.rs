@@ -1,7 +1,7 @@
 //! Offline analysis of authentication logs (`hardenctl logins scan`): every recognised failure,
 //! and the addresses the policy would ban, scored over a sliding window exactly as the daemon will.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -81,7 +81,8 @@ pub struct Offender {
     pub ip: IpAddr,
     /// The score within the window when the threshold was reached.
     pub score: u32,
-    /// Failures recorded for the address in the whole input.
+    /// Failures recorded for the address since it was last tracked afresh (the whole input,
+    /// unless its window was evicted under a flood before it reached the threshold).
     pub events: usize,
     /// When the threshold was reached (the ban would start), as logged.
     pub banned_at: Option<String>,
@@ -95,27 +96,331 @@ pub struct ScanReport {
     pub lines: usize,
     /// Recognised failures (the events themselves are streamed).
     pub failures: usize,
+    /// Empty when the offenders were streamed ([`Scanner::finish_each`]).
     pub offenders: Vec<Offender>,
     /// Addresses that reached the threshold but are allow-listed.
     pub allowed: Vec<IpAddr>,
+    /// Windows forgotten to stay within [`Scanner::max_tracked`] under a flood of addresses.
+    pub evicted: usize,
 }
 
-/// Per-address sliding window.
-#[derive(Default)]
-struct Window {
-    hits: VecDeque<(i64, u32)>,
-    sum: u32,
-    best: u32,
-    events: usize,
-    banned_at: Option<String>,
+/// How much per-address state a scanner holds (see [`Scanner::tracked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tracked {
+    /// Addresses with an open window (below the threshold).
+    pub windows: usize,
+    /// Addresses that reached the threshold and are kept for the report.
+    pub banned: usize,
+    /// Bytes held for both, counting table capacity (a close estimate of the heap they use).
+    pub bytes: usize,
 }
+
+/// How many addresses below the threshold are tracked at most, per address family, unless
+/// [`Scanner::max_tracked`] says otherwise: 7/8 of 65,536, the most a 65,536-bucket hash table
+/// holds before it doubles, so a full IPv4 table takes about 1.1 MiB.
+pub const DEFAULT_MAX_TRACKED: usize = 57_344;
+
+/// Lines longer than this are counted but not parsed (syslog daemons cut lines at 8 KiB and
+/// journald at 48 KiB; a journal export of such a message stays below it), so that a log
+/// without newlines cannot make the scanner buffer it whole.
+const MAX_LINE: usize = 1 << 20;
+
+/// Time of a hit relative to the scanner's epoch, in seconds: 28 bits, about 4.25 years either
+/// side. The weight is in the low 4 bits (the heaviest [`super::Kind`] weighs 10).
+const REL_BITS: u32 = 28;
+const REL_HALF: i64 = 1 << (REL_BITS - 1);
+const NO_SLAB: u32 = u32::MAX;
+const NO_TIME: u32 = u32::MAX;
+
+/// An address below the threshold: its failure count and the hits of its window, the newest
+/// inline (most addresses of a flood have one) and the others, if any, in the scanner's slab.
+#[derive(Clone, Copy)]
+struct Track {
+    events: u32,
+    /// The newest hit, packed (`rel << 4 | weight`).
+    newest: u32,
+    /// Index of the older hits in `Table::slab`, or `NO_SLAB`.
+    older: u32,
+}
+
+/// An address that reached the threshold.
+#[derive(Clone, Copy)]
+struct Banned {
+    score: u32,
+    events: u32,
+    /// Offset of the logged time in `Scanner::times`, or `NO_TIME`.
+    at: u32,
+}
+
+/// The per-address state of one address family; `K` is `u32` for IPv4 and `[u8; 16]` for IPv6.
+struct Table<K> {
+    windows: HashMap<K, Track>,
+    /// Older hits of the windows that have more than one, oldest first (exact length: a window
+    /// holds fewer hits than the threshold divided by the lightest weight).
+    slab: Vec<Box<[u32]>>,
+    free: Vec<u32>,
+    banned: HashMap<K, Banned>,
+}
+
+impl<K> Default for Table<K> {
+    fn default() -> Self {
+        Table {
+            windows: HashMap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            banned: HashMap::new(),
+        }
+    }
+}
+
+fn pack(rel: u32, weight: u32) -> u32 {
+    rel << 4 | weight.min(15)
+}
+
+fn rel_of(hit: u32) -> u32 {
+    hit >> 4
+}
+
+fn weight_of(hit: u32) -> u32 {
+    hit & 15
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Table<K> {
+    fn older(&self, t: &Track) -> &[u32] {
+        if t.older == NO_SLAB {
+            &[]
+        } else {
+            &self.slab[t.older as usize]
+        }
+    }
+
+    /// Drops the windows whose newest hit is a window or more before `now` (relative time).
+    fn forget_idle(&mut self, now: i64, window: i64) {
+        let idle: Vec<(K, u32)> = self
+            .windows
+            .iter()
+            .filter(|(_, t)| now - i64::from(rel_of(t.newest)) >= window)
+            .map(|(k, t)| (*k, t.older))
+            .collect();
+        for (k, older) in idle {
+            self.windows.remove(&k);
+            self.release(older);
+        }
+    }
+
+    fn forget_windows(&mut self) {
+        self.windows = HashMap::new();
+        self.slab = Vec::new();
+        self.free = Vec::new();
+    }
+
+    /// Whether a hit for `key` would need a new window while `max` are open.
+    fn full_for(&mut self, key: &K, max: usize) -> bool {
+        if self.windows.capacity() == 0 {
+            // Sized once for the bound: growing by doubling would free a trail of smaller
+            // tables that the allocator keeps (a megabyte of resident memory in the benchmark).
+            // Only the control bytes (1 per bucket) are touched until addresses arrive.
+            self.windows.reserve(max.min(DEFAULT_MAX_TRACKED));
+        }
+        self.windows.len() >= max
+            && !self.windows.contains_key(key)
+            && !self.banned.contains_key(key)
+    }
+
+    fn release(&mut self, older: u32) {
+        if older != NO_SLAB {
+            self.slab[older as usize] = Box::new([]);
+            self.free.push(older);
+        }
+    }
+
+    /// Adds a hit at `rel` to `key`'s window (`window` seconds long); true when this hit made
+    /// the address reach the threshold.
+    fn hit(&mut self, key: K, rel: u32, weight: u32, window: i64, threshold: u32) -> bool {
+        if let Some(b) = self.banned.get_mut(&key) {
+            b.events = b.events.saturating_add(1);
+            return false;
+        }
+        let new = pack(rel, weight);
+        let Some(t) = self.windows.get(&key).copied() else {
+            if weight >= threshold {
+                self.banned.insert(
+                    key,
+                    Banned {
+                        score: weight,
+                        events: 1,
+                        at: NO_TIME,
+                    },
+                );
+                return true;
+            }
+            self.windows.insert(
+                key,
+                Track {
+                    events: 1,
+                    newest: new,
+                    older: NO_SLAB,
+                },
+            );
+            return false;
+        };
+        // The window after this hit: every earlier hit less than `window` seconds old.
+        let live = |h: u32| i64::from(rel) - i64::from(rel_of(h)) < window;
+        let mut kept: Vec<u32> = self
+            .older(&t)
+            .iter()
+            .copied()
+            .chain([t.newest])
+            .filter(|&h| live(h))
+            .collect();
+        let sum = kept.iter().map(|&h| weight_of(h)).sum::<u32>() + weight;
+        let events = t.events.saturating_add(1);
+        self.release(t.older);
+        if sum >= threshold {
+            self.windows.remove(&key);
+            self.banned.insert(
+                key,
+                Banned {
+                    score: sum,
+                    events,
+                    at: NO_TIME,
+                },
+            );
+            return true;
+        }
+        let older = if kept.is_empty() {
+            NO_SLAB
+        } else {
+            let hits = std::mem::take(&mut kept).into_boxed_slice();
+            match self.free.pop() {
+                Some(i) => {
+                    self.slab[i as usize] = hits;
+                    i
+                }
+                None => {
+                    self.slab.push(hits);
+                    u32::try_from(self.slab.len() - 1).unwrap_or(NO_SLAB)
+                }
+            }
+        };
+        self.windows.insert(
+            key,
+            Track {
+                events,
+                newest: new,
+                older,
+            },
+        );
+        false
+    }
+
+    /// Forgets the least relevant quarter of the windows: lowest live score first (an address
+    /// whose hits have all expired carries no information), then the oldest newest hit. An
+    /// address close to the threshold has a higher score than a one-shot address and outlives
+    /// any number of them; banned addresses are not in `windows` and are never evicted.
+    fn evict(&mut self, now: u32, window: i64, max: usize) -> usize {
+        let rank = |table: &Self, t: &Track| -> u64 {
+            let live = |h: u32| i64::from(now) - i64::from(rel_of(h)) < window;
+            let score: u32 = table
+                .older(t)
+                .iter()
+                .chain([&t.newest])
+                .filter(|&&h| live(h))
+                .map(|&h| weight_of(h))
+                .sum();
+            u64::from(score) << 32 | u64::from(rel_of(t.newest))
+        };
+        let goal = (max / 4).clamp(1, self.windows.len());
+        let mut ranks: Vec<u64> = self.windows.values().map(|t| rank(self, t)).collect();
+        let (_, &mut cut, _) = ranks.select_nth_unstable(goal - 1);
+        drop(ranks);
+        // Every rank below `cut` goes, and as many equal to it as make up the goal.
+        let mut ties = goal
+            - self
+                .windows
+                .values()
+                .filter(|t| rank(self, t) < cut)
+                .count();
+        // Into a fresh table: removing from the old one would leave tombstones, and the table
+        // would double at its next growth although it holds fewer addresses (for a moment both
+        // tables exist: 2 × 1.1 MiB for IPv4).
+        let old = std::mem::replace(&mut self.windows, HashMap::with_capacity(max));
+        let mut gone = 0;
+        for (k, t) in old {
+            let r = rank(self, &t);
+            if r < cut || (r == cut && ties > 0) {
+                if r == cut {
+                    ties -= 1;
+                }
+                gone += 1;
+                self.release(t.older);
+            } else {
+                self.windows.insert(k, t);
+            }
+        }
+        gone
+    }
+
+    fn bytes(&self) -> usize {
+        let entry = |k: usize, v: usize, cap: usize| {
+            // hashbrown: one control byte per bucket; buckets are a power of two ≥ 8/7 × capacity.
+            let buckets = if cap == 0 {
+                0
+            } else {
+                (cap * 8 / 7).next_power_of_two()
+            };
+            buckets * (k + v + 1)
+        };
+        let k = size_of::<K>();
+        entry(k, size_of::<Track>(), self.windows.capacity())
+            + entry(k, size_of::<Banned>(), self.banned.capacity())
+            + self.slab.capacity() * size_of::<Box<[u32]>>()
+            + self.slab.iter().map(|s| s.len() * 4).sum::<usize>()
+            + self.free.capacity() * 4
+    }
+}
+
+/// The compact key of an address: IPv4 as `u32`, IPv6 as 16 bytes (an IPv4-mapped IPv6 address
+/// was already reported as IPv4 by the parser).
+enum Key {
+    V4(u32),
+    V6([u8; 16]),
+}
+
+fn key(ip: IpAddr) -> Key {
+    match ip {
+        IpAddr::V4(v4) => Key::V4(u32::from(v4)),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Key::V4(u32::from(v4)),
+            None => Key::V6(v6.octets()),
+        },
+    }
+}
+
+/// The banned addresses of each family with their compact keys, in report order.
+type BannedLists = (Vec<(u32, Banned)>, Vec<([u8; 16], Banned)>);
 
 /// Scans log inputs (syslog text or `journalctl -o json`, detected per line).
+///
+/// Memory is bounded: per address below the threshold, 16 bytes (IPv4; 28 for IPv6) in a hash
+/// table plus 4 bytes per hit older than the newest; at most [`Scanner::max_tracked`] such
+/// addresses per family, after which the least relevant quarter is forgotten (see
+/// `Table::evict`). Addresses that reached the threshold cost 16 bytes (IPv4) and their logged
+/// time, and stay until [`Scanner::finish`] or [`Scanner::drain_offenders`].
 pub struct Scanner<'r> {
     rules: &'r Rules,
     report: ScanReport,
-    windows: HashMap<IpAddr, Window>,
+    v4: Table<u32>,
+    v6: Table<[u8; 16]>,
+    max_tracked: usize,
+    /// Logged ban times, each prefixed by its length; consecutive bans at the same logged time
+    /// share one.
+    times: Vec<u8>,
+    last_at: Option<u32>,
+    /// Hit times are stored relative to this (seconds since the epoch).
+    epoch: Option<i64>,
     last_time: i64,
+    clock: Clock,
 }
 
 impl<'r> Scanner<'r> {
@@ -123,154 +428,379 @@ impl<'r> Scanner<'r> {
         Scanner {
             rules,
             report: ScanReport::default(),
-            windows: HashMap::new(),
+            v4: Table::default(),
+            v6: Table::default(),
+            max_tracked: DEFAULT_MAX_TRACKED,
+            times: Vec::new(),
+            last_at: None,
+            epoch: None,
             last_time: 0,
+            clock: Clock::new(),
+        }
+    }
+
+    /// Tracks at most `n` addresses below the threshold per address family (at least 4).
+    pub fn max_tracked(mut self, n: usize) -> Self {
+        self.max_tracked = n.max(4);
+        self
+    }
+
+    /// The totals so far (lines, failures, evicted windows); offenders and allow-listed
+    /// addresses are only filled in by [`Scanner::finish`].
+    pub fn totals(&self) -> &ScanReport {
+        &self.report
+    }
+
+    /// The per-address state held now.
+    pub fn tracked(&self) -> Tracked {
+        Tracked {
+            windows: self.v4.windows.len() + self.v6.windows.len(),
+            banned: self.v4.banned.len() + self.v6.banned.len(),
+            bytes: self.v4.bytes() + self.v6.bytes() + self.times.capacity(),
         }
     }
 
     /// Reads one input to its end, handing each recognised event to `sink` as it is found.
-    /// Invalid UTF-8 is replaced per line, never fatal.
+    /// Invalid UTF-8 is replaced per line, never fatal. Lines are split on bytes in the input's
+    /// own buffer; only a line that straddles two reads is copied.
     pub fn read(
         &mut self,
         name: &str,
         mut input: impl BufRead,
         sink: &mut dyn FnMut(Located) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let mut buf = Vec::new();
+        let mut carry: Vec<u8> = Vec::new();
+        let mut too_long = false;
         let mut line_no = 0;
         loop {
-            buf.clear();
-            if input.read_until(b'\n', &mut buf)? == 0 {
+            let buf = match input.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                if !carry.is_empty() || too_long {
+                    line_no += 1;
+                    self.line(name, line_no, &carry, too_long, sink)?;
+                }
                 return Ok(());
             }
-            line_no += 1;
-            self.report.lines += 1;
-            let line = String::from_utf8_lossy(&buf);
-            let line = line.trim_end_matches(['\n', '\r']);
-            let event = if line.starts_with('{') {
-                parse_journal_json(line)
-            } else {
-                parse_syslog_line(line)
-            };
-            if let Some(event) = event {
-                sink(self.record(name, line_no, event))?;
+            let len = buf.len();
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', buf) {
+                line_no += 1;
+                if carry.is_empty() && !too_long {
+                    let long = end - start > MAX_LINE;
+                    self.line(name, line_no, &buf[start..end], long, sink)?;
+                } else {
+                    carry.extend_from_slice(&buf[start..end]);
+                    let long = too_long || carry.len() > MAX_LINE;
+                    self.line(name, line_no, &carry, long, sink)?;
+                    carry.clear();
+                    too_long = false;
+                }
+                start = end + 1;
             }
+            if !too_long {
+                carry.extend_from_slice(&buf[start..]);
+                if carry.len() > MAX_LINE {
+                    too_long = true;
+                    carry = Vec::new();
+                }
+            }
+            input.consume(len);
         }
     }
 
-    fn record(&mut self, file: &str, line: usize, event: Event) -> Located {
+    fn line(
+        &mut self,
+        name: &str,
+        line_no: usize,
+        bytes: &[u8],
+        too_long: bool,
+        sink: &mut dyn FnMut(Located) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.report.lines += 1;
+        if too_long {
+            return Ok(());
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+        let line = text.trim_end_matches(['\n', '\r']);
+        let event = if line.starts_with('{') {
+            parse_journal_json(line)
+        } else {
+            parse_syslog_line(line)
+        };
+        match event {
+            Some(event) => {
+                self.record(&event);
+                self.report.failures += 1;
+                sink(Located {
+                    file: name.to_owned(),
+                    line: line_no,
+                    event,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn record(&mut self, event: &Event) {
         // Logs without a parseable time keep the order of their lines.
         let t = event
             .time
             .as_deref()
-            .and_then(seconds)
+            .and_then(|s| self.clock.seconds(s))
             .unwrap_or(self.last_time);
         self.last_time = t;
-        if let Some(ip) = event.ip.filter(|_| event.weight > 0) {
-            let window = self.rules.window.as_secs() as i64;
-            let w = self.windows.entry(ip).or_default();
-            w.events += 1;
-            // Once banned, an address needs no window any more: dropping it keeps memory at a few
-            // entries per unbanned address (its window holds less than the threshold).
-            if w.banned_at.is_some() {
-                return self.located(file, line, event);
+        let Some(ip) = event.ip.filter(|_| event.weight > 0) else {
+            return;
+        };
+        let epoch = *self.epoch.get_or_insert(t);
+        let rel = match t.checked_sub(epoch).map(|d| d + REL_HALF) {
+            Some(r) if (0..1 << REL_BITS).contains(&r) => r as u32,
+            _ => {
+                // A jump of more than four years: the open windows have long expired (a
+                // window is shorter than that), so they are dropped and time restarts here.
+                self.report.evicted += self.v4.windows.len() + self.v6.windows.len();
+                self.v4.forget_windows();
+                self.v6.forget_windows();
+                self.epoch = Some(t);
+                REL_HALF as u32
             }
-            w.hits.push_back((t, event.weight));
-            w.sum += event.weight;
-            while w.hits.front().is_some_and(|(t0, _)| t - t0 >= window) {
-                if let Some((_, old)) = w.hits.pop_front() {
-                    w.sum -= old;
+        };
+        let window = i64::try_from(self.rules.window.as_secs()).unwrap_or(i64::MAX);
+        let (threshold, max) = (self.rules.threshold, self.max_tracked);
+        let banned = match key(ip) {
+            Key::V4(k) => {
+                if self.v4.full_for(&k, max) {
+                    self.report.evicted += self.v4.evict(rel, window, max);
                 }
+                self.v4.hit(k, rel, event.weight, window, threshold)
             }
-            w.best = w.best.max(w.sum);
-            if w.sum >= self.rules.threshold {
-                w.banned_at = Some(event.time.clone().unwrap_or_default());
-                w.hits = VecDeque::new();
+            Key::V6(k) => {
+                if self.v6.full_for(&k, max) {
+                    self.report.evicted += self.v6.evict(rel, window, max);
+                }
+                self.v6.hit(k, rel, event.weight, window, threshold)
+            }
+        };
+        if banned {
+            let at = event.time.as_deref().map(|s| self.keep_time(s));
+            let at = at.unwrap_or(NO_TIME);
+            let b = match key(ip) {
+                Key::V4(k) => self.v4.banned.get_mut(&k),
+                Key::V6(k) => self.v6.banned.get_mut(&k),
+            };
+            if let Some(b) = b {
+                b.at = at;
             }
         }
-        self.located(file, line, event)
     }
 
-    fn located(&mut self, file: &str, line: usize, event: Event) -> Located {
-        self.report.failures += 1;
-        Located {
-            file: file.to_owned(),
-            line,
-            event,
+    /// Stores a logged ban time (cut to 255 bytes) once for consecutive bans at that time.
+    fn keep_time(&mut self, s: &str) -> u32 {
+        let mut end = s.len().min(255);
+        while !s.is_char_boundary(end) {
+            end -= 1;
         }
+        let s = &s.as_bytes()[..end];
+        if let Some(at) = self.last_at
+            && self.time_at(at) == Some(s)
+        {
+            return at;
+        }
+        let Ok(at) = u32::try_from(self.times.len()) else {
+            return NO_TIME;
+        };
+        self.times.push(end as u8);
+        self.times.extend_from_slice(s);
+        self.last_at = Some(at);
+        at
+    }
+
+    fn time_at(&self, at: u32) -> Option<&[u8]> {
+        let at = at as usize;
+        let len = usize::from(*self.times.get(at)?);
+        self.times.get(at + 1..at + 1 + len)
+    }
+
+    fn offender(&self, ip: IpAddr, b: &Banned) -> Offender {
+        Offender {
+            ip,
+            score: b.score,
+            events: b.events as usize,
+            banned_at: self
+                .time_at(b.at)
+                .map(|s| String::from_utf8_lossy(s).into_owned()),
+            ban_time_seconds: self.rules.ban_time.as_secs(),
+        }
+    }
+
+    /// The banned addresses of both families, highest score first, then by address (every
+    /// IPv4 address sorts before every IPv6 one, as in `IpAddr`'s order). Each family is listed
+    /// with its compact key and its table dropped before the next is listed.
+    fn take_banned(&mut self) -> BannedLists {
+        fn sorted<K: Ord + Copy>(table: HashMap<K, Banned>) -> Vec<(K, Banned)> {
+            let mut list: Vec<(K, Banned)> = table.into_iter().collect();
+            list.sort_unstable_by(|(a, x), (b, y)| y.score.cmp(&x.score).then(a.cmp(b)));
+            list
+        }
+        let v4 = sorted(std::mem::take(&mut self.v4.banned));
+        let v6 = sorted(std::mem::take(&mut self.v6.banned));
+        (v4, v6)
+    }
+
+    /// Both lists of [`Scanner::take_banned`] merged in report order.
+    fn merged<'a>(
+        v4: &'a [(u32, Banned)],
+        v6: &'a [([u8; 16], Banned)],
+    ) -> impl Iterator<Item = (IpAddr, Banned)> + 'a {
+        let mut a = v4.iter().peekable();
+        let mut b = v6.iter().peekable();
+        std::iter::from_fn(move || {
+            let take_v4 = match (a.peek(), b.peek()) {
+                (Some((_, x)), Some((_, y))) => x.score >= y.score,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return None,
+            };
+            if take_v4 {
+                a.next().map(|(k, b)| (IpAddr::V4((*k).into()), *b))
+            } else {
+                b.next().map(|(k, b)| (IpAddr::V6((*k).into()), *b))
+            }
+        })
     }
 
     /// The addresses that reached the threshold since the last call (allow-listed ones included:
-    /// the caller decides), for a monitor that bans while it reads. Their windows are dropped, so
-    /// an address is scored afresh once its ban has ended.
+    /// the caller decides), for a monitor that bans while it reads. They are forgotten, so an
+    /// address is scored afresh once its ban has ended.
     pub fn drain_offenders(&mut self) -> Vec<Offender> {
-        let mut out = Vec::new();
-        let ban_time_seconds = self.rules.ban_time.as_secs();
-        self.windows.retain(|ip, w| match w.banned_at.take() {
-            Some(at) => {
-                out.push(Offender {
-                    ip: *ip,
-                    score: w.best,
-                    events: w.events,
-                    banned_at: Some(at),
-                    ban_time_seconds,
-                });
-                false
-            }
-            None => true,
-        });
+        let (v4, v6) = self.take_banned();
+        let out = Self::merged(&v4, &v6)
+            .map(|(ip, b)| self.offender(ip, &b))
+            .collect();
+        self.times.clear();
+        self.last_at = None;
         out
     }
 
     /// Drops the windows whose failures all lie outside the window (at the latest time read), so
     /// a long-running monitor holds only the addresses that failed recently.
     pub fn forget_idle(&mut self) {
-        let window = self.rules.window.as_secs() as i64;
-        let now = self.last_time;
-        self.windows.retain(|_, w| {
-            w.banned_at.is_some() || w.hits.back().is_some_and(|(t, _)| now - t < window)
-        });
+        let Some(epoch) = self.epoch else { return };
+        let window = i64::try_from(self.rules.window.as_secs()).unwrap_or(i64::MAX);
+        let now = self.last_time - epoch + REL_HALF;
+        self.v4.forget_idle(now, window);
+        self.v6.forget_idle(now, window);
     }
 
     /// The totals and offenders so far; the scanner starts over afterwards.
     pub fn finish(&mut self) -> ScanReport {
-        let mut report = std::mem::take(&mut self.report);
-        let mut offenders: Vec<Offender> = Vec::new();
-        for (ip, w) in std::mem::take(&mut self.windows) {
-            if w.banned_at.is_none() {
-                continue;
-            }
-            if self.rules.allowed(ip) {
-                report.allowed.push(ip);
-                continue;
-            }
-            offenders.push(Offender {
-                ip,
-                score: w.best,
-                events: w.events,
-                banned_at: w.banned_at,
-                ban_time_seconds: self.rules.ban_time.as_secs(),
-            });
-        }
-        offenders.sort_by(|a, b| b.score.cmp(&a.score).then(a.ip.cmp(&b.ip)));
-        report.allowed.sort();
+        let mut offenders = Vec::new();
+        let mut report = self
+            .finish_each(&mut |o| {
+                offenders.push(o);
+                Ok(())
+            })
+            .unwrap_or_default();
         report.offenders = offenders;
         report
+    }
+
+    /// Like [`Scanner::finish`], but hands each offender to `each` (highest score first, then by
+    /// address) instead of collecting them, so that the report of a log with a million
+    /// offenders needs no more memory than the scan did.
+    pub fn finish_each(
+        &mut self,
+        each: &mut dyn FnMut(Offender) -> std::io::Result<()>,
+    ) -> std::io::Result<ScanReport> {
+        let mut report = std::mem::take(&mut self.report);
+        // The open windows are freed before the offenders are listed, and each family's table
+        // as soon as it is listed, to keep the report's peak at the scan's.
+        self.v4.forget_windows();
+        self.v6.forget_windows();
+        let (v4, v6) = self.take_banned();
+        let mut result = Ok(());
+        for (ip, b) in Self::merged(&v4, &v6) {
+            if self.rules.allowed(ip) {
+                report.allowed.push(ip);
+            } else if result.is_ok() {
+                result = each(self.offender(ip, &b));
+            }
+        }
+        self.times = Vec::new();
+        self.last_at = None;
+        self.epoch = None;
+        report.allowed.sort();
+        result.map(|()| report)
+    }
+}
+
+/// Seconds since the epoch of logged times, with the last one remembered: consecutive lines
+/// mostly share their second.
+struct Clock {
+    /// The year assumed for syslog's year-less times (the current one).
+    year: i16,
+    last: String,
+    last_seconds: Option<i64>,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let now = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now());
+        Clock {
+            year: now.year(),
+            last: String::new(),
+            last_seconds: None,
+        }
+    }
+
+    fn seconds(&mut self, time: &str) -> Option<i64> {
+        if time != self.last {
+            self.last_seconds = seconds(time, self.year);
+            self.last.clear();
+            self.last.push_str(time);
+        }
+        self.last_seconds
     }
 }
 
 /// Seconds since the epoch of a logged time: RFC 3339 / ISO 8601, or syslog's `Mmm dd hh:mm:ss`
-/// (no year: the current year is assumed, which only matters across New Year).
-fn seconds(time: &str) -> Option<i64> {
-    if let Ok(ts) = time.parse::<jiff::Timestamp>() {
-        return Some(ts.as_second());
+/// in UTC (no year: `year` is assumed, which only matters across New Year).
+fn seconds(time: &str, year: i16) -> Option<i64> {
+    if let Some(t) = syslog_seconds(time.as_bytes(), year) {
+        return Some(t);
     }
-    let utc = jiff::tz::TimeZone::UTC;
-    let year = utc.to_datetime(jiff::Timestamp::now()).year();
-    // Syslog pads one-digit days with a space (`Nov  7`).
-    let time = time.split_whitespace().collect::<Vec<_>>().join(" ");
-    let dt = jiff::civil::DateTime::strptime("%Y %b %d %H:%M:%S", format!("{year} {time}")).ok()?;
-    utc.to_timestamp(dt).ok().map(|t| t.as_second())
+    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+/// `Mmm dd hh:mm:ss` (one-digit days padded with a space or a zero), checked like strptime.
+fn syslog_seconds(b: &[u8], year: i16) -> Option<i64> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    if b.len() != 15 || b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+        return None;
+    }
+    let month = MONTHS.iter().position(|m| m[..] == b[..3])? as i8 + 1;
+    let digit = |c: u8| c.is_ascii_digit().then(|| i8::try_from(c - b'0').ok())?;
+    let two = |i: usize| Some(digit(b[i])? * 10 + digit(b[i + 1])?);
+    let day = match b[4] {
+        b' ' => digit(b[5])?,
+        _ => two(4)?,
+    };
+    let (h, m, s) = (two(7)?, two(10)?, two(13)?);
+    let dt = jiff::civil::DateTime::new(year, month, day, h, m, s, 0).ok()?;
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(dt)
+        .ok()
+        .map(|t| t.as_second())
 }
 
 #[cfg(test)]
@@ -336,12 +866,12 @@ Nov 27 00:15:00 h sshd[1]: Failed password for root from 203.0.113.6 port 1 ssh2
 Nov 27 00:15:01 h sshd[1]: Failed password for root from 203.0.113.6 port 1 ssh2
 ";
         s.read("a", log.as_bytes(), &mut |_| Ok(())).unwrap();
+        assert_eq!(s.tracked().windows, 2);
         s.forget_idle();
         // 203.0.113.5 failed last 15 minutes ago (window 10); .6 is recent.
-        assert_eq!(s.windows.len(), 1);
-        assert!(
-            s.windows
-                .contains_key(&"203.0.113.6".parse::<IpAddr>().unwrap())
-        );
+        assert_eq!(s.tracked().windows, 1);
+        assert!(s.v4.windows.contains_key(&u32::from(
+            "203.0.113.6".parse::<std::net::Ipv4Addr>().unwrap()
+        )));
     }
 }
