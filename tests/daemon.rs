@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use common::{fixture_root, hardenctl};
+use common::{fixture_root, hardenctl, status};
 use rustix::process::{Pid, Signal, kill_process};
 
 /// A daemon started by a test, killed (by its pid) if the test ends early.
@@ -23,9 +23,14 @@ struct Daemon {
 impl Daemon {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("hardenctl"));
-        cmd.arg("daemon")
-            .args(args)
-            .env("NO_COLOR", "1")
+        cmd.arg("daemon").args(args);
+        Daemon::spawn(&mut cmd, env)
+    }
+
+    /// Starts `cmd` (which runs `hardenctl daemon`, perhaps through `ip netns exec`, which execs
+    /// in place: the child's pid is the daemon's).
+    fn spawn(cmd: &mut Command, env: &[(&str, &str)]) -> Daemon {
+        cmd.env("NO_COLOR", "1")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
             .env_remove("JOURNAL_STREAM")
@@ -332,25 +337,116 @@ fn an_invalid_policy_at_start_is_exit_2_with_the_place() {
 }
 
 #[test]
-fn enforce_without_an_apply_job_is_said_not_pretended() {
+fn enforce_repairs_a_root_and_logs_each_repair() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, "[daemon]\nenforce = true\n").unwrap();
-    let root = fixture_root("hardened");
+    std::fs::write(
+        &policy,
+        "extends = \"standard\"\n[daemon]\nenforce = true\n",
+    )
+    .unwrap();
+    let root = common::failing_root();
+    let (before, _) = common::audit_json(root.path(), &["--level", "standard"]);
+    assert_eq!(status(&before, "sysctl.kernel.kptr_restrict"), "fail");
     let out = hardenctl()
-        .args(["daemon", "--once", "--root"])
+        .args(["daemon", "--once", "--only", "sysctl", "--root"])
         .arg(root.path())
         .arg("--policy")
         .arg(&policy)
+        .env_remove("JOURNAL_STREAM")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
     let log = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let repaired: Vec<&str> = log
+        .lines()
+        .filter(|l| field(l, "OUTCOME") == Some("repaired"))
+        .filter_map(|l| field(l, "CHECK_ID"))
+        .collect();
     assert!(
-        log.lines()
-            .any(|l| field(l, "EVENT") == Some("enforce-unavailable")),
-        "{log}"
+        repaired.contains(&"sysctl.kernel.kptr_restrict"),
+        "no repair of kptr_restrict logged:\n{log}"
     );
+    // What the daemon says it repaired passes when the root is audited again.
+    let (after, _) = common::audit_json(root.path(), &["--level", "standard"]);
+    for id in &repaired {
+        assert_eq!(
+            status(&after, id),
+            "pass",
+            "{id} logged as repaired:\n{log}"
+        );
+    }
+    // Only sysctls were in scope: the sshd failure stays.
+    assert_eq!(status(&after, "ssh.permit-root-login"), "fail");
+}
+
+/// The drift test: a daemon with `enforce = true` in a network namespace the test made,
+/// repairing only the per-namespace `net.*` sysctls (files under a temporary --persist-root), puts
+/// back a value changed behind its back and logs the repair. Nothing outside the namespace changes.
+#[test]
+fn enforce_repairs_a_net_sysctl_changed_behind_its_back_in_a_namespace() {
+    let ns = common::Netns::new();
+    let key = "net/ipv4/conf/all/send_redirects";
+    let read = |ns: &str| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "cat"])
+            .arg(format!("/proc/sys/{key}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let host_before = std::fs::read_to_string(format!("/proc/sys/{key}")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "extends = \"standard\"\n[daemon]\nenforce = true\nupdate-interval = \"1d\"\n",
+    )
+    .unwrap();
+    let persist = dir.path().join("persist");
+    std::fs::create_dir(&persist).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin!("hardenctl");
+    let mut daemon = Daemon::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .arg(bin)
+            .args([
+                "daemon",
+                "--interval",
+                "1s",
+                "--only",
+                "sysctl-net",
+                "--policy",
+            ])
+            .arg(&policy)
+            .arg("--persist-root")
+            .arg(&persist),
+        &[],
+    );
+    let repaired = |l: &str| {
+        field(l, "OUTCOME") == Some("repaired")
+            && field(l, "CHECK_ID") == Some("sysctl.net.ipv4.conf.all.send_redirects")
+    };
+    // A fresh namespace has the kernel default (1): the first cycle repairs it.
+    daemon.wait_line(STARTUP, repaired);
+    assert_eq!(read(&ns.0), "0");
+    // Changed behind its back: repaired again within a few cycles, and logged.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "sh", "-c"])
+        .arg(format!("echo 1 > /proc/sys/{key}"))
+        .status()
+        .unwrap();
+    assert!(out.success());
+    daemon.wait_line(STARTUP, repaired);
+    assert_eq!(read(&ns.0), "0");
+    daemon.signal(Signal::TERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), 0);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/sys/{key}")).unwrap(),
+        host_before,
+        "the root namespace's value changed"
+    );
+    assert!(persist.join("etc/sysctl.d/99-zz-hardenctl.conf").exists());
 }
 
 /// Steady memory of a sleeping daemon stays small (the benchmark in docs/benchmarks.md measures

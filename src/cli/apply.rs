@@ -51,7 +51,7 @@ pub struct RollbackArgs {
     pub persist_root: Option<PathBuf>,
 }
 
-fn scopes(only: &[String]) -> Result<Option<Vec<Scope>>, Failure> {
+pub(super) fn scopes(only: &[String]) -> Result<Option<Vec<Scope>>, Failure> {
     if only.is_empty() {
         return Ok(None);
     }

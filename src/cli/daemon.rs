@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{Failure, PolicyArgs, SITE_POLICY};
+use crate::apply::Options;
 use crate::daemon::{self, PolicySource};
 
 #[derive(Debug, clap::Args)]
@@ -21,6 +22,30 @@ pub struct DaemonArgs {
     /// Run every job once, then exit.
     #[arg(long)]
     pub once: bool,
+    /// With `[daemon] enforce = true`: repair only these parts, comma-separated (as `apply --only`:
+    /// sysctl, sysctl-net, sshd, firewall, audit, modules, files, cmdline).
+    #[arg(long, value_delimiter = ',', value_name = "DOMAIN,...")]
+    pub only: Vec<String>,
+    /// With `[daemon] enforce = true` on the live host: keep the persistent files, backups and state
+    /// of repairs under DIR instead of `/` (the running kernel is still changed): for tests in a
+    /// network namespace.
+    #[arg(long, value_name = "DIR", conflicts_with = "root")]
+    pub persist_root: Option<PathBuf>,
+}
+
+/// How enforce applies: into `--root`, or live (files under `--persist-root` or `/`).
+fn apply_options(args: &DaemonArgs) -> Result<Options, Failure> {
+    let mut opts = match (&args.root, &args.persist_root) {
+        (Some(root), _) => Options::root(root),
+        (None, Some(dir)) => Options {
+            persist_root: dir.clone(),
+            same_root: false,
+            ..Options::live_host()
+        },
+        (None, None) => Options::live_host(),
+    };
+    opts.only = super::apply::scopes(&args.only)?;
+    Ok(opts)
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
@@ -46,6 +71,7 @@ pub(super) fn run(args: &DaemonArgs) -> Result<ExitCode, Failure> {
         root: args.root.clone(),
         interval: args.interval,
         once: args.once,
+        apply: apply_options(args)?,
     };
     daemon::run(&config).map_err(Failure)?;
     Ok(ExitCode::SUCCESS)

@@ -2,10 +2,11 @@
 //!
 //! A job is periodic work that runs to completion on the loop's thread (bounded time: every
 //! command a view runs has a timeout) and returns a one-line status. The loop owns the schedule;
-//! a job only says how long to wait between runs. Jobs planned beside these two (after the merge
-//! of the work that provides them): enforce (re-apply drift when `[daemon] enforce = true`),
-//! failed-login monitoring (a reader thread feeding the loop's event channel, banning from the
-//! loop) and file integrity (`[integrity]` schedule). Each is a `Job` added in [`for_policy`].
+//! a job only says how long to wait between runs. With `[daemon] enforce = true` the verification
+//! cycle also repairs what fails, through [`crate::apply::enforce`] (the same plan, guards and
+//! journal as `hardenctl apply`). Jobs planned beside these: failed-login monitoring (a reader
+//! thread feeding the loop's event channel, banning from the loop) and file integrity
+//! (`[integrity]` schedule). Each is a `Job` added in [`for_policy`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -23,6 +24,8 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
     pub view: &'a dyn SystemView,
     pub settings: &'a Settings,
+    /// Where and how `enforce` applies repairs.
+    pub apply: &'a crate::apply::Options,
     pub now: jiff::Timestamp,
 }
 
@@ -78,6 +81,9 @@ impl Job for Verify {
                 _ => {}
             }
         }
+        if cx.settings.enforce && !failing.is_empty() {
+            enforce(cx, &report);
+        }
         self.failing = failing;
         let line = summary(&report);
         log::info!(
@@ -120,6 +126,43 @@ impl Job for UpdateCheck {
             }
         }
         summary(&report)
+    }
+}
+
+/// Repairs the failures of `report` as `hardenctl apply` would, and logs each repaired check, each
+/// change a guard refused, and what could not be done. Nothing here ends the daemon: a failed
+/// apply was undone by the apply journal and is tried again at the next cycle.
+fn enforce(cx: &Context<'_>, report: &Report) {
+    match crate::apply::enforce(cx.policy, cx.view, report, cx.apply) {
+        Ok((plan, applied)) => {
+            for refused in &plan.refused {
+                log::warn!(job = "enforce", event = "enforce-refused"; "not repaired: {refused}");
+            }
+            for id in &applied.repaired {
+                let severity = report
+                    .findings
+                    .iter()
+                    .find(|f| &f.id == id)
+                    .map_or("", |f| f.severity.as_str());
+                log::info!(
+                    job = "enforce", check_id = id.as_str(), severity = severity,
+                    outcome = "repaired";
+                    "{id} repaired"
+                );
+            }
+            for line in &applied.done {
+                log::info!(job = "enforce", event = "change"; "{line}");
+            }
+            for warning in &applied.warnings {
+                log::warn!(job = "enforce", event = "enforce-warning"; "{warning}");
+            }
+            if applied.needs_reboot {
+                log::warn!(job = "enforce", event = "needs-reboot"; "a repair takes effect at the next boot");
+            }
+        }
+        Err(e) => {
+            log::error!(job = "enforce", event = "enforce-failed"; "repair failed and was undone: {e}");
+        }
     }
 }
 
