@@ -176,17 +176,7 @@ fn squashfs_images_with_gzip_xz_bcj_and_zstd_give_the_findings_of_the_directory(
     }
 
     // A failing system: the same failures, actual values and evidence.
-    let failing = base_root();
-    failing
-        .file("/etc/sysctl.d/10-weak.conf", "kernel.kptr_restrict = 0\n")
-        .file(
-            "/etc/ssh/sshd_config",
-            "PermitRootLogin yes\nPasswordAuthentication yes\n",
-        )
-        .file("/usr/share/x/world", "w")
-        .chmod("/usr/share/x/world", 0o666)
-        .symlink("/etc/sysctl.d/20-link.conf", "/usr/lib/sysctl.d/20.conf")
-        .file("/usr/lib/sysctl.d/20.conf", "kernel.dmesg_restrict = 0\n");
+    let failing = common::failing_root();
     let out = tmp.path().join("failing.sqfs");
     squash(&[failing.path().to_owned()], &out, "zstd", &[]);
     let report = assert_same_findings(failing.path(), &[out], None);

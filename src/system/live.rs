@@ -65,20 +65,7 @@ impl SystemView for LiveView {
         if !path.starts_with('/') {
             return self.files.xattr(path, name);
         }
-        let mut buf = vec![0u8; 256];
-        loop {
-            match rustix::fs::lgetxattr(path, name, &mut buf[..]) {
-                Ok(n) => {
-                    buf.truncate(n);
-                    return Ok(Some(buf));
-                }
-                Err(rustix::io::Errno::NODATA) => return Ok(None),
-                Err(rustix::io::Errno::RANGE) if buf.len() < 64 * 1024 => {
-                    buf.resize(buf.len() * 4, 0);
-                }
-                Err(e) => return Err(ReadError::io(path, e.into())),
-            }
-        }
+        super::root::read_xattr(path, |buf| rustix::fs::lgetxattr(path, name, buf))
     }
     fn change_stamp(&self, path: &str) -> Option<super::ChangeStamp> {
         if !path.starts_with('/') {

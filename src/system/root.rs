@@ -82,6 +82,28 @@ impl RootView {
     }
 }
 
+/// Reads an extended attribute through `get`, growing the buffer while the kernel says it is too
+/// small (up to 64 KiB, the kernel's own limit): `Ok(None)` when the file has no such attribute.
+pub(super) fn read_xattr(
+    path: &str,
+    get: impl Fn(&mut [u8]) -> rustix::io::Result<usize>,
+) -> Result<Option<Vec<u8>>, ReadError> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        match get(&mut buf[..]) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+            Err(rustix::io::Errno::NODATA) => return Ok(None),
+            Err(rustix::io::Errno::RANGE) if buf.len() < 64 * 1024 => {
+                buf.resize(buf.len() * 4, 0);
+            }
+            Err(e) => return Err(ReadError::io(path, e.into())),
+        }
+    }
+}
+
 fn metadata_of(stat: &rfs::Stat) -> Metadata {
     let kind = match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => FileKind::File,
@@ -154,20 +176,7 @@ impl SystemView for RootView {
             return Ok(None);
         }
         let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let mut buf = vec![0u8; 256];
-        loop {
-            match rfs::getxattr(proc_path.as_str(), name, &mut buf[..]) {
-                Ok(n) => {
-                    buf.truncate(n);
-                    return Ok(Some(buf));
-                }
-                Err(rustix::io::Errno::NODATA) => return Ok(None),
-                Err(rustix::io::Errno::RANGE) if buf.len() < 64 * 1024 => {
-                    buf.resize(buf.len() * 4, 0);
-                }
-                Err(e) => return Err(ReadError::io(path, e.into())),
-            }
-        }
+        read_xattr(path, |buf| rfs::getxattr(proc_path.as_str(), name, buf))
     }
 
     fn change_stamp(&self, path: &str) -> Option<super::ChangeStamp> {
