@@ -60,11 +60,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, plan: &mut Plan) -> io::Result<()> {
             path: FILE.to_owned(),
             old,
             new,
-            meta: Meta {
-                mode: 0o640,
-                uid: 0,
-                gid: 0,
-            },
+            meta: Meta::root(0o640),
         },
         needs_reboot: false,
     });

@@ -118,11 +118,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, plan: &mut Plan) -> io::Result<()> {
         if old == new.as_bytes() {
             continue;
         }
-        let meta = store.meta(&path)?.unwrap_or(Meta {
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        });
+        let meta = store.meta(&path)?.unwrap_or(Meta::CONFIG);
         plan.changes.push(Change {
             scope: Scope::Cmdline,
             checks: ids.clone(),

@@ -197,11 +197,6 @@ fn persist(
     )
     .into_bytes();
     let old = store.read(PERSISTED_FILE)?;
-    let root_owned = |mode| Meta {
-        mode,
-        uid: 0,
-        gid: 0,
-    };
     if old.as_deref() != Some(text.as_slice()) {
         changes.push(Change {
             scope: Scope::Firewall,
@@ -211,7 +206,7 @@ fn persist(
                 path: PERSISTED_FILE.to_owned(),
                 old,
                 new: text,
-                meta: root_owned(0o644),
+                meta: Meta::CONFIG,
             },
             needs_reboot: false,
         });
@@ -231,7 +226,7 @@ fn persist(
             new.push(b'\n');
         }
         new.extend_from_slice(format!("\n# Added by hardenctl apply.\n{include}\n").as_bytes());
-        let meta = store.meta(NFTABLES_CONF)?.unwrap_or(root_owned(0o755));
+        let meta = store.meta(NFTABLES_CONF)?.unwrap_or(Meta::root(0o755));
         changes.push(Change {
             scope: Scope::Firewall,
             checks: failing.to_vec(),

@@ -53,11 +53,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, plan: &mut Plan) -> io::Result<()> {
                 path: FILE.to_owned(),
                 old,
                 new,
-                meta: Meta {
-                    mode: 0o644,
-                    uid: 0,
-                    gid: 0,
-                },
+                meta: Meta::CONFIG,
             },
             needs_reboot: !loaded.is_empty(),
         });

@@ -124,22 +124,14 @@ pub(super) fn plan(ctx: &Ctx<'_>, plan: &mut Plan) -> io::Result<()> {
                 path: DROP_IN.to_owned(),
                 old,
                 new,
-                meta: Meta {
-                    mode: 0o644,
-                    uid: 0,
-                    gid: 0,
-                },
+                meta: Meta::CONFIG,
             },
             needs_reboot: false,
         });
     }
     if let Some(text) = with_include(&String::from_utf8_lossy(&main)) {
         changed = true;
-        let meta = ctx.store.meta(SSHD_CONFIG)?.unwrap_or(Meta {
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        });
+        let meta = ctx.store.meta(SSHD_CONFIG)?.unwrap_or(Meta::CONFIG);
         plan.changes.push(Change {
             scope: Scope::Sshd,
             checks: ids,

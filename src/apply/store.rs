@@ -18,6 +18,21 @@ pub struct Meta {
     pub gid: u32,
 }
 
+impl Meta {
+    /// A file of root's with `mode`.
+    pub const fn root(mode: u32) -> Meta {
+        Meta {
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// A configuration file as packages install them: root's, mode 0644 (what a new file gets,
+    /// and what an edited file keeps when its own metadata cannot be read).
+    pub const CONFIG: Meta = Meta::root(0o644);
+}
+
 /// A root directory that apply writes into (`/` on a live host).
 #[derive(Debug)]
 pub struct Store {
@@ -252,11 +267,7 @@ mod tests {
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("etc/sysctl.d")).unwrap();
         let store = Store::open(root.path()).unwrap();
-        let meta = Meta {
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        };
+        let meta = Meta::CONFIG;
         // The absolute symlink resolves inside the root: a new directory is made there (or the
         // write fails), and nothing appears in `outside`.
         let _ = store.write("/etc/sysctl.d/x.conf", b"a = 1\n", meta);

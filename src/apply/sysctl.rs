@@ -71,11 +71,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, plan: &mut Plan) -> io::Result<()> {
                 path: FILE.to_owned(),
                 old,
                 new,
-                meta: Meta {
-                    mode: 0o644,
-                    uid: 0,
-                    gid: 0,
-                },
+                meta: Meta::CONFIG,
             },
             needs_reboot: false,
         });
@@ -155,11 +151,7 @@ fn conflicts(
             }
             out.push_str(line);
         }
-        let meta = ctx.store.meta(file)?.unwrap_or(Meta {
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        });
+        let meta = ctx.store.meta(file)?.unwrap_or(Meta::CONFIG);
         let mut ids: Vec<String> = lines.iter().map(|(_, id)| (*id).to_owned()).collect();
         ids.dedup();
         plan.changes.push(Change {
