@@ -22,8 +22,9 @@ packages+=(debootstrap qemu-system-x86 qemu-utils e2fsprogs)
 # npm may come with a Node.js that is not Debian's (NodeSource's nodejs bundles npm and conflicts
 # with Debian's npm package): install Debian's only when there is no npm at all.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
-# Disk images for tests/audit_image_disk.rs: mkfs.ext4 -d, sfdisk, qemu-img.
-packages+=(e2fsprogs fdisk qemu-utils)
+# Disk images for tests/audit_image_disk.rs: mkfs.ext4 -d, sfdisk, qemu-img (e2fsprogs and
+# qemu-utils are already in the VM tests' line).
+packages+=(fdisk)
 # The ban test: systemd-journal-remote writes real journal files for `journalctl -f` to follow
 # (CI machines may have no journald).
 packages+=(systemd-journal-remote)

@@ -22,16 +22,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::net::canonical;
+// The table's names are apply's: one definition of the table both write into.
+use crate::apply::firewall::{
+    BAN_V4 as SET_V4, BAN_V6 as SET_V6, BANS_CHAIN as CHAIN, BANS_PRIORITY, TABLE,
+};
 use crate::policy::Policy;
 use crate::policy::value::parse_duration;
 
 /// Where the monitor and `hardenctl bans` keep their state by default.
 pub const DEFAULT_STATE: &str = "/var/lib/hardenctl/bans.json";
-
-const TABLE: &str = "hardenctl";
-const SET_V4: &str = "ban_v4";
-const SET_V6: &str = "ban_v6";
-const CHAIN: &str = "bans";
 
 /// How long bans last: `ban-time` for a first ban, `ban-factor` times longer for each repeat,
 /// never more than `ban-max`.
@@ -449,7 +448,7 @@ impl Nft {
             }
         }
         if !has("chain", CHAIN) {
-            cmds.push(json!({"add": {"chain": {"family": "inet", "table": TABLE, "name": CHAIN, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}}}));
+            cmds.push(json!({"add": {"chain": {"family": "inet", "table": TABLE, "name": CHAIN, "type": "filter", "hook": "input", "prio": BANS_PRIORITY, "policy": "accept"}}}));
         }
         for (protocol, set) in [("ip", SET_V4), ("ip6", SET_V6)] {
             if !has_rule(protocol, set) {
