@@ -54,8 +54,12 @@ impl SourceSpec {
 }
 
 /// The arguments of the `journalctl` that follows the login services from `cursor` (exclusive),
-/// or from now on when there is no cursor.
-pub fn journalctl_args(directory: Option<&Path>, cursor: Option<&str>) -> Vec<String> {
+/// or, when there is no cursor, from `since` (whole seconds since the epoch, rounded down).
+///
+/// `since` rather than `--lines=0`: journalctl positions itself at the tail only once it has
+/// opened the files, and an entry written between the monitor's start and that moment would be
+/// skipped; at worst `since` adds entries from the second before the start.
+pub fn journalctl_args(directory: Option<&Path>, cursor: Option<&str>, since: u64) -> Vec<String> {
     let mut args: Vec<String> = ["--follow", "--output=json", "--no-pager", "--quiet"]
         .map(String::from)
         .to_vec();
@@ -65,12 +69,11 @@ pub fn journalctl_args(directory: Option<&Path>, cursor: Option<&str>) -> Vec<St
         args.push(format!("--directory={}", d.display()));
     }
     match cursor {
-        Some(c) => {
-            args.push(format!("--after-cursor={c}"));
-            args.push("--lines=all".into());
-        }
-        None => args.push("--lines=0".into()),
+        Some(c) => args.push(format!("--after-cursor={c}")),
+        None => args.push(format!("--since=@{since}")),
     }
+    // `--follow` alone shows the last ten entries first; the start is given above.
+    args.push("--lines=all".into());
     // One match group per field: journalctl ORs the values of one field and `+` ORs the groups.
     args.extend(
         JOURNAL_IDENTIFIERS
@@ -101,6 +104,9 @@ pub struct JournalFollower {
     cursor: Option<String>,
     /// After journalctl failed or ended: not before this is it started again.
     retry_at: Option<Instant>,
+    /// Seconds since the epoch when the follower was made: where journalctl starts when there is
+    /// no cursor yet.
+    since: u64,
 }
 
 /// Pause before journalctl is started again after it failed, so a broken journal is reported
@@ -115,6 +121,9 @@ impl JournalFollower {
             lines: None,
             cursor,
             retry_at: None,
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         }
     }
 
@@ -127,6 +136,7 @@ impl JournalFollower {
             .args(journalctl_args(
                 self.directory.as_deref(),
                 self.cursor.as_deref(),
+                self.since,
             ))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -495,11 +505,13 @@ mod tests {
 
     #[test]
     fn journal_arguments_resume_after_the_cursor() {
-        let a = journalctl_args(None, Some("s=abc;i=5"));
+        let a = journalctl_args(None, Some("s=abc;i=5"), 7);
         assert!(a.contains(&"--after-cursor=s=abc;i=5".to_owned()));
         assert!(a.contains(&"--lines=all".to_owned()));
-        let a = journalctl_args(Some(Path::new("/j")), None);
-        assert!(a.contains(&"--lines=0".to_owned()));
+        assert!(!a.iter().any(|x| x.starts_with("--since")));
+        let a = journalctl_args(Some(Path::new("/j")), None, 1_700_000_000);
+        assert!(a.contains(&"--since=@1700000000".to_owned()));
+        assert!(a.contains(&"--lines=all".to_owned()));
         assert!(a.contains(&"--directory=/j".to_owned()));
         let plus = a.iter().position(|x| x == "+").unwrap();
         let first = a
