@@ -77,4 +77,4 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # --include-ignored: the slow exhaustive sshd keyword sweep runs here too; nothing is skipped.
-cargo test --locked --all-targets -- --include-ignored
+cargo test --locked --all-targets --no-fail-fast -- --include-ignored

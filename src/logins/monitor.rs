@@ -58,11 +58,12 @@ pub struct Tick {
     pub errors: Vec<String>,
 }
 
-/// The monitor; borrows the scoring rules so the daemon can rebuild it on a policy reload.
-pub struct Monitor<'r> {
-    rules: &'r Rules,
+/// The monitor; owns a copy of the scoring rules, so the daemon can keep it as one of its jobs
+/// and make a new one when a policy reload changes them.
+pub struct Monitor {
+    rules: Rules,
     escalation: Escalation,
-    scanner: Scanner<'r>,
+    scanner: Scanner,
     state: StateFile,
     nft: Nft,
     sources: Vec<(String, Follower)>,
@@ -77,12 +78,12 @@ pub struct Monitor<'r> {
     resynced: Instant,
 }
 
-impl<'r> Monitor<'r> {
+impl Monitor {
     /// Opens the state, creates the nftables skeleton if it is missing, re-adds the bans that are
     /// still running (returned with their remaining time), and opens every source where the
     /// last run left it.
     pub fn start(
-        rules: &'r Rules,
+        rules: &Rules,
         escalation: Escalation,
         state: PathBuf,
         sources: &[SourceSpec],
@@ -114,7 +115,7 @@ impl<'r> Monitor<'r> {
             })
             .collect();
         let monitor = Monitor {
-            rules,
+            rules: rules.clone(),
             escalation,
             scanner: Scanner::new(rules),
             state,

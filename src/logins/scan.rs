@@ -407,8 +407,10 @@ type BannedLists = (Vec<(u32, Banned)>, Vec<([u8; 16], Banned)>);
 /// addresses per family, after which the least relevant quarter is forgotten (see
 /// `Table::evict`). Addresses that reached the threshold cost 16 bytes (IPv4) and their logged
 /// time, and stay until [`Scanner::finish`] or [`Scanner::drain_offenders`].
-pub struct Scanner<'r> {
-    rules: &'r Rules,
+pub struct Scanner {
+    /// A copy (a few numbers and the allow-list), so a scanner can live as long as the daemon's
+    /// monitor without borrowing the policy it was made from.
+    rules: Rules,
     report: ScanReport,
     v4: Table<u32>,
     v6: Table<[u8; 16]>,
@@ -423,10 +425,10 @@ pub struct Scanner<'r> {
     clock: Clock,
 }
 
-impl<'r> Scanner<'r> {
-    pub fn new(rules: &'r Rules) -> Self {
+impl Scanner {
+    pub fn new(rules: &Rules) -> Self {
         Scanner {
-            rules,
+            rules: rules.clone(),
             report: ScanReport::default(),
             v4: Table::default(),
             v6: Table::default(),
