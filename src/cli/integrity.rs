@@ -57,21 +57,9 @@ impl IntegrityArgs {
             )));
         }
         Ok(match &self.target.root {
-            Some(root) => {
-                // The default baseline goes inside the root: never through a symlink of the
-                // root, which could point anywhere on this host.
-                let mut at = root.clone();
-                for part in Path::new(DEFAULT_DB.trim_start_matches('/')).components() {
-                    at.push(part);
-                    if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-                        return Err(Failure(format!(
-                            "{}: a symlink inside the root; pass --db FILE for the baseline",
-                            at.display()
-                        )));
-                    }
-                }
-                at
-            }
+            // The default baseline goes inside the root, never through a symlink of the root.
+            Some(root) => crate::system::RootView::host_path(root, DEFAULT_DB)
+                .map_err(|e| Failure(format!("{e}; pass --db FILE for the baseline")))?,
             None => PathBuf::from(DEFAULT_DB),
         })
     }
