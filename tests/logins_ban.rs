@@ -74,25 +74,27 @@ impl Proc {
         &self.seen
     }
 
-    /// Ends the process and the children it started (journalctl), by pid.
-    fn stop(&mut self) {
+    /// Ends the process and the children it started (journalctl), by pid; returns whether it
+    /// exited successfully (a monitor ends cleanly on SIGTERM, after its last commit).
+    fn stop(&mut self) -> bool {
         let pid = self.child.id();
         let children =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         let _ = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status();
-        let _ = self.child.wait();
+        let ok = self.child.wait().is_ok_and(|s| s.success());
         for c in children.split_whitespace() {
             let _ = Command::new("kill").args(["-TERM", c]).status();
         }
+        ok
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
-            self.stop();
+            let _ = self.stop();
         }
     }
 }
@@ -412,7 +414,7 @@ fn repeated_failed_logins_are_banned_in_nftables_and_the_ban_expires() {
     // A restart keeps the ban and its repeat count: stop the monitor, lose the ruleset (as a
     // reboot would), start again; the ban comes back with the time it has left.
     std::thread::sleep(Duration::from_millis(1500));
-    monitor.stop();
+    assert!(monitor.stop(), "the monitor did not end cleanly on SIGTERM");
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     let rec = saved["bans"]
@@ -499,7 +501,7 @@ fn repeated_failed_logins_are_banned_in_nftables_and_the_ban_expires() {
             .any(|(a, left)| a == "192.0.2.44" && *left > 3500),
         "{set:?}"
     );
-    monitor.stop();
+    assert!(monitor.stop(), "the monitor did not end cleanly on SIGTERM");
     assert!(
         !monitor
             .drain()
@@ -569,7 +571,7 @@ fn the_journal_is_followed_and_resumed_after_its_cursor() {
     monitor.expect_line("ban 192.0.2.7 for 60 s (ban #1", Duration::from_secs(15));
     assert!(ban_set(&ns, "ban_v4").iter().any(|(a, _)| a == "192.0.2.7"));
     std::thread::sleep(Duration::from_millis(1500));
-    monitor.stop();
+    assert!(monitor.stop(), "the monitor did not end cleanly on SIGTERM");
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert!(
@@ -589,7 +591,7 @@ fn the_journal_is_followed_and_resumed_after_its_cursor() {
     // Nothing before the cursor is scored again: 192.0.2.9's two failures counted twice would
     // have reached the threshold.
     std::thread::sleep(Duration::from_secs(1));
-    monitor.stop();
+    assert!(monitor.stop(), "the monitor did not end cleanly on SIGTERM");
     let lines = monitor.drain().join("\n");
     assert!(!lines.contains("192.0.2.9"), "{lines}");
     assert!(!ban_set(&ns, "ban_v4").iter().any(|(a, _)| a == "192.0.2.9"));
