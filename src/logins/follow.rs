@@ -247,6 +247,27 @@ pub struct FileFollower {
     /// The remainder of the file the path named before a rotation that happened while the monitor
     /// was stopped (found as `PATH.1`), read before the new file.
     rotated: Option<(File, FilePos)>,
+    /// Why the path could not be followed, once said (said again only when it changes).
+    refused: Option<String>,
+}
+
+/// Opens a log file without blocking and only if it is a regular file: a FIFO or a device at a
+/// log path would otherwise stall the monitor (opening a FIFO waits for a writer) or feed it
+/// without end.
+fn open_log(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = File::options()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
 }
 
 /// Longest line kept while waiting for its newline; a longer one is cut (the scanner sees its
@@ -267,8 +288,9 @@ impl FileFollower {
             },
             partial: Vec::new(),
             rotated: None,
+            refused: None,
         };
-        let Ok(file) = File::open(&f.path) else {
+        let Ok(file) = open_log(&f.path) else {
             return f;
         };
         let Ok(meta) = file.metadata() else { return f };
@@ -281,7 +303,7 @@ impl FileFollower {
             Some(s) => {
                 // Rotated while stopped: finish the old file first if it is still beside us.
                 let old = rotated_name(&f.path);
-                if let Ok(old_file) = File::open(&old)
+                if let Ok(old_file) = open_log(&old)
                     && let Ok(m) = old_file.metadata()
                     && m.dev() == s.dev
                     && m.ino() == s.inode
@@ -334,7 +356,20 @@ impl FileFollower {
         if self.file.is_none() {
             self.reopen(0);
             if self.file.is_none() {
-                return Ok(());
+                // A missing file is waited for quietly (it may be created later); anything else
+                // that keeps the path from being followed is said once.
+                return match open_log(&self.path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        let why = format!("{}: cannot follow: {e}", self.path.display());
+                        if self.refused.as_ref() == Some(&why) {
+                            Ok(())
+                        } else {
+                            self.refused = Some(why.clone());
+                            Err(io::Error::new(e.kind(), why))
+                        }
+                    }
+                    _ => Ok(()),
+                };
             }
         }
         // Read, check for rotation or truncation, read the new file: a few rounds at most.
@@ -375,9 +410,10 @@ impl FileFollower {
     fn reopen(&mut self, offset: u64) {
         self.file = None;
         self.partial.clear();
-        if let Ok(file) = File::open(&self.path)
+        if let Ok(file) = open_log(&self.path)
             && let Ok(m) = file.metadata()
         {
+            self.refused = None;
             self.pos = FilePos {
                 dev: m.dev(),
                 inode: m.ino(),
@@ -456,6 +492,30 @@ mod tests {
         let mut out = Vec::new();
         f.read(&mut out, 1 << 20).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// A FIFO at the log path neither blocks the monitor (opening one waits for a writer) nor is
+    /// read; it is reported once, and a regular file put there later is followed.
+    #[test]
+    fn a_fifo_is_refused_once_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.log");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let mut f = FileFollower::new(path.clone(), None);
+        let mut out = Vec::new();
+        let e = f.read(&mut out, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        assert!(f.read(&mut out, 1 << 20).is_ok(), "said twice");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "Failed password\n").unwrap();
+        assert_eq!(read_all(&mut f), "Failed password\n");
     }
 
     #[test]
