@@ -318,3 +318,43 @@ fn a_configuration_sshd_refuses_is_undone() {
         "a refused apply left changes behind"
     );
 }
+
+/// A sysctl.d file that overrides hardenctl's is a symlink (an absolute one, resolved inside the
+/// root): commenting out its overriding line edits the file the link names, the link stays a link
+/// (it used to be replaced by a regular copy), and a rollback restores the tree exactly.
+#[test]
+fn a_symlinked_config_file_is_edited_through_its_link() {
+    let r = debian_like();
+    r.file("/etc/site/sysctl.conf", "kernel.kptr_restrict = 0\n")
+        .symlink("/etc/sysctl.d/zz-site.conf", "/etc/site/sysctl.conf");
+    let before = snapshot(r.path());
+    let (out, err, code) = apply(r.path(), &["--level", "standard"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let link = r.path().join("etc/sysctl.d/zz-site.conf");
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("/etc/site/sysctl.conf"),
+        "the link was replaced"
+    );
+    let conf = std::fs::read_to_string(r.path().join("etc/site/sysctl.conf")).unwrap();
+    assert_eq!(
+        conf, "# disabled by hardenctl apply: kernel.kptr_restrict = 0\n",
+        "{out}"
+    );
+    assert_domains_pass(r.path(), "standard");
+    let out = hardenctl()
+        .args(["rollback", "--root"])
+        .arg(r.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        snapshot(r.path()),
+        before,
+        "rollback did not restore the tree"
+    );
+}
