@@ -94,6 +94,25 @@ fn assert_domains_pass(root: &Path, level: &str) -> serde_json::Value {
     report
 }
 
+/// `hardenctl rollback --root` succeeds and gives back the tree `before` byte for byte.
+fn rollback_restores(r: &Root, before: &BTreeMap<String, (Vec<u8>, u32)>) {
+    let out = hardenctl()
+        .args(["rollback", "--root"])
+        .arg(r.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        &snapshot(r.path()),
+        before,
+        "rollback did not restore the files"
+    );
+}
+
 fn apply_audit_reapply_rollback(r: &Root, level: &str) {
     let before = snapshot(r.path());
     let (out, err, code) = apply(r.path(), &["--level", level]);
@@ -120,21 +139,7 @@ fn apply_audit_reapply_rollback(r: &Root, level: &str) {
     );
     assert_eq!(snapshot(r.path()), after, "a second apply changed files");
 
-    let out = hardenctl()
-        .args(["rollback", "--root"])
-        .arg(r.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        snapshot(r.path()),
-        before,
-        "rollback did not restore the files"
-    );
+    rollback_restores(r, &before);
     // Nothing left to roll back.
     let again = hardenctl()
         .args(["rollback", "--root"])
@@ -342,19 +347,5 @@ fn a_symlinked_config_file_is_edited_through_its_link() {
         "{out}"
     );
     assert_domains_pass(r.path(), "standard");
-    let out = hardenctl()
-        .args(["rollback", "--root"])
-        .arg(r.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        snapshot(r.path()),
-        before,
-        "rollback did not restore the tree"
-    );
+    rollback_restores(&r, &before);
 }
