@@ -104,6 +104,11 @@ pub struct JournalFollower {
     cursor: Option<String>,
     /// After journalctl failed or ended: not before this is it started again.
     retry_at: Option<Instant>,
+    /// The last failure reported; the same one again (a journal that stays broken, no
+    /// journalctl at all) is not reported at every retry.
+    last_error: Option<String>,
+    /// [`JOURNAL_RETRY`]; shorter in tests.
+    retry: Duration,
     /// Seconds since the epoch when the follower was made: where journalctl starts when there is
     /// no cursor yet.
     since: u64,
@@ -121,6 +126,8 @@ impl JournalFollower {
             lines: None,
             cursor,
             retry_at: None,
+            last_error: None,
+            retry: JOURNAL_RETRY,
             since: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -156,14 +163,31 @@ impl JournalFollower {
     }
 
     /// Appends up to `limit` bytes of whole lines to `out`; (re)starts journalctl as needed,
-    /// from the last cursor handed out.
+    /// from the last cursor handed out. A failure is returned once, not again while it repeats.
     pub fn read(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+        let start = out.len();
+        match self.read_inner(out, limit) {
+            Err(e) if self.last_error.as_deref() == Some(e.to_string().as_str()) => Ok(()),
+            Err(e) => {
+                self.last_error = Some(e.to_string());
+                Err(e)
+            }
+            Ok(()) => {
+                if out.len() > start {
+                    self.last_error = None;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn read_inner(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
         if self.lines.is_none() {
             if self.retry_at.is_some_and(|t| Instant::now() < t) {
                 return Ok(());
             }
             if let Err(e) = self.spawn() {
-                self.retry_at = Some(Instant::now() + JOURNAL_RETRY);
+                self.retry_at = Some(Instant::now() + self.retry);
                 return Err(io::Error::new(
                     e.kind(),
                     format!("cannot run journalctl: {e}"),
@@ -185,7 +209,7 @@ impl JournalFollower {
                     // journalctl ended (rotation of its own files never ends it; an error does):
                     // reap it and restart from the cursor at the next poll.
                     let status = self.stop();
-                    self.retry_at = Some(Instant::now() + JOURNAL_RETRY);
+                    self.retry_at = Some(Instant::now() + self.retry);
                     if let Some(at) = last {
                         self.cursor =
                             journal_cursor(&out[at..out.len() - 1]).or(self.cursor.take());
@@ -561,6 +585,31 @@ mod tests {
         let mut h = FileFollower::new(path.clone(), Some(pos));
         assert_eq!(read_all(&mut h), "rest of old\nfirst of new\n");
         let _ = saved;
+    }
+
+    /// A journal that stays broken is reported once, not at every retry; a journal that works
+    /// again clears that, so a later failure is reported.
+    #[test]
+    fn a_failing_journal_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where journalctl wants a directory of journal files: it fails at once.
+        let not_a_dir = dir.path().join("journal");
+        std::fs::write(&not_a_dir, "x").unwrap();
+        let mut j = JournalFollower::new(Some(not_a_dir), None);
+        j.retry = Duration::ZERO;
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        // journalctl is started again at every read (no pause): it fails many times in 3 s.
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end && errors.len() < 2 {
+            if let Err(e) = j.read(&mut out, 1 << 20) {
+                errors.push(e.to_string());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("journalctl ended"), "{errors:?}");
+        assert!(j.last_error.is_some());
     }
 
     #[test]
