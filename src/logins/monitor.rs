@@ -147,7 +147,7 @@ impl Monitor {
             tick.bytes += self.buf.len();
             if !self.buf.is_empty() {
                 // Reading from memory cannot fail, and the events themselves are not needed here.
-                let _ = self.scanner.read(name, &self.buf[..], &mut |_| Ok(()));
+                let _ = self.scanner.read_each(name, &self.buf[..], &mut |_| Ok(()));
                 self.dirty = true;
                 self.scanner_pending = true;
             }
