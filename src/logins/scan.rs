@@ -756,6 +756,17 @@ impl Scanner {
         out
     }
 
+    /// Like [`Scanner::drain_offenders`], but hands each address and its score to `each`
+    /// without building an [`Offender`] (the monitor needs neither the logged time nor a list:
+    /// under a flood, tens of thousands of addresses reach the threshold between two commits).
+    pub fn drain_each(&mut self, each: &mut dyn FnMut(IpAddr, u32)) {
+        let (v4, v6) = self.take_banned();
+        for (ip, b) in Self::merged(&v4, &v6) {
+            each(ip, b.score);
+        }
+        self.times.clear();
+    }
+
     /// Drops the windows whose failures all lie outside the window (at the latest time read), so
     /// a long-running monitor holds only the addresses that failed recently.
     pub fn forget_idle(&mut self) {
