@@ -329,6 +329,9 @@ pub struct SetElement {
     pub expires: Option<u64>,
 }
 
+/// What writes a program's standard input.
+type WriteInput<'a> = dyn FnMut(&mut dyn Write) -> std::io::Result<()> + 'a;
+
 /// The `nft` program, run in the caller's network namespace.
 #[derive(Debug, Clone)]
 pub struct Nft {
@@ -369,7 +372,7 @@ impl Nft {
     fn run_with(
         &self,
         args: &[&str],
-        input: Option<&mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>>,
+        input: Option<&mut WriteInput<'_>>,
     ) -> Result<String, String> {
         let mut cmd = Command::new(&self.program);
         cmd.args(args)
