@@ -2,12 +2,17 @@
 # Benchmark of `hardenctl logins scan` against the parsers a user would otherwise run on the same
 # auth log, in one run: fail2ban-regex with fail2ban's sshd filter, and sshguard's sshg-parser.
 # Builds a log of N lines (default 1,000,000) from the annotated corpus with varied addresses, runs
-# each tool once warm, and prints lines/s, detections and peak RSS; then the peak RSS of hardenctl
-# alone on two floods of 100,000 distinct attacking addresses. Installs the peers with
+# hardenctl and sshg-parser back to back REPS times (default 5; fail2ban-regex, which takes minutes,
+# F2B_REPS times, default 1) and prints the median time of each with lines/s, detections and peak
+# RSS; then the peak RSS of `logins scan` on two floods of 100,000 distinct attacking addresses,
+# and of the monitor (`logins watch`, what the daemon runs) on the same floods, through
+# scripts/bench-watch.sh in a network namespace it creates and removes. Installs the peers with
 # policy-rc.d in place so that neither daemon is started (they would change the firewall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
+reps=${REPS:-5}
+f2b_reps=${F2B_REPS:-1}
 
 need=()
 command -v fail2ban-regex >/dev/null || need+=(fail2ban)
@@ -51,11 +56,18 @@ measure() { # name, command...
   echo "$name $(echo "$end - $start" | bc) $(cat "$dir/$name.rss")"
 }
 cat "$log" > /dev/null  # warm the page cache
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 {
-  measure hardenctl "$bin" logins scan --format json --level standard "$log"
-  measure fail2ban fail2ban-regex "$log" /etc/fail2ban/filter.d/sshd.conf
-  measure sshguard sh -c "/usr/libexec/sshguard/sshg-parser < '$log'"
+  # Back to back, alternating, so that both see the same load.
+  for _ in $(seq "$reps"); do
+    measure hardenctl "$bin" logins scan --format json --level standard "$log"
+    measure sshguard sh -c "/usr/libexec/sshguard/sshg-parser < '$log'"
+  done
+  for _ in $(seq "$f2b_reps"); do
+    measure fail2ban fail2ban-regex "$log" /etc/fail2ban/filter.d/sshd.conf
+  done
 } > "$dir/times"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 hd=$(python3 -c "import json;print(json.load(open('$dir/hardenctl.out'))['failures'])")
 hw=$(python3 -c "import json;print(sum(1 for e in json.load(open('$dir/hardenctl.out'))['events'] if e['weight']>0))")
 fd=$(grep -oE "^Lines: [0-9]+ lines, [0-9]+ ignored, [0-9]+ matched" "$dir/fail2ban.out" | grep -oE "[0-9]+ matched" | grep -oE "[0-9]+" || echo "?")
@@ -63,12 +75,17 @@ sd=$(grep -c . "$dir/sshguard.out" || true)
 python3 - "$lines" "$dir/times" "$hd" "$hw" "$fd" "$sd" <<'PY'
 import sys
 n, times, hd, hw, fd, sd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-t = {}
+import statistics
+runs = {}
 for l in open(times):
     name, secs, rss = l.split()
-    t[name] = (float(secs), int(rss) / 1024)
+    runs.setdefault(name, []).append((float(secs), int(rss) / 1024))
+# The median time of each tool, and the largest peak RSS of its runs.
+t = {name: (statistics.median(s for s, _ in r), max(m for _, m in r)) for name, r in runs.items()}
+for name, r in runs.items():
+    print(f"{name}: {len(r)} run(s), times " + ", ".join(f"{s:.2f}" for s, _ in r))
 det = {"hardenctl": f"{hd} events ({hw} with an address and weight)", "fail2ban": f"{fd} matched", "sshguard": f"{sd} attacks"}
-print(f"| tool | time | lines/s | detections | peak RSS (MiB) |\n|---|---|---|---|---|")
+print(f"| tool | median time | lines/s | detections | peak RSS (MiB) |\n|---|---|---|---|---|")
 for name in ("hardenctl", "fail2ban", "sshguard"):
     secs, rss = t[name]
     print(f"| {name} | {secs:.2f} s | {n/secs:,.0f} | {det[name]} | {rss:.1f} |")
@@ -94,4 +111,11 @@ PY
   rss=$(grep -oP "Maximum resident set size \(kbytes\): \K[0-9]+" "$dir/flood.time")
   echo "flood of 100,000 addresses x $hits failures: peak RSS $((rss / 1024)).$(( (rss % 1024) * 10 / 1024 )) MiB;" \
     "$(grep -c '^ban ' "$dir/flood.out") banned; $(grep -oE '^[0-9]+ windows below' "$dir/flood.out" | grep -oE '^[0-9]+' || echo 0) windows evicted"
+done
+
+# The monitor (`hardenctl logins watch`, the object the daemon hosts) on the same floods: each
+# address failing once (scored, none banned) and three times (every address it still tracks is
+# banned: bans, the state file and the nftables batches grow).
+for per in 1 3; do
+  HARDENCTL="$bin" scripts/bench-watch.sh 100000 "$per"
 done

@@ -329,6 +329,9 @@ pub struct SetElement {
     pub expires: Option<u64>,
 }
 
+/// What writes a program's standard input.
+type WriteInput<'a> = dyn FnMut(&mut dyn Write) -> std::io::Result<()> + 'a;
+
 /// The `nft` program, run in the caller's network namespace.
 #[derive(Debug, Clone)]
 pub struct Nft {
@@ -356,6 +359,21 @@ fn ban_rule(protocol: &str, set: &str) -> Value {
 
 impl Nft {
     fn run(&self, args: &[&str], input: Option<&str>) -> Result<String, String> {
+        match input {
+            Some(text) => self.run_with(
+                args,
+                Some(&mut |w: &mut dyn Write| w.write_all(text.as_bytes())),
+            ),
+            None => self.run_with(args, None),
+        }
+    }
+
+    /// Runs nft with what `input` writes on its standard input.
+    fn run_with(
+        &self,
+        args: &[&str],
+        input: Option<&mut WriteInput<'_>>,
+    ) -> Result<String, String> {
         let mut cmd = Command::new(&self.program);
         cmd.args(args)
             .stdin(if input.is_some() {
@@ -369,9 +387,11 @@ impl Nft {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("{name}: cannot run: {e}"))?;
-        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-            stdin
-                .write_all(text.as_bytes())
+        if let (Some(input), Some(stdin)) = (input, child.stdin.take()) {
+            // Dropped at the end of this block: nft sees the end of its input.
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, stdin);
+            input(&mut w)
+                .and_then(|()| w.flush())
                 .map_err(|e| format!("{name}: cannot write the transaction: {e}"))?;
         }
         let out = child
@@ -461,59 +481,92 @@ impl Nft {
     /// Bans `add` (each for its duration, replacing any element already there, so a re-ban gets
     /// its new timeout) and unbans `remove`, all in one transaction.
     pub fn apply(&self, add: &[(IpAddr, Duration)], remove: &[IpAddr]) -> Result<(), String> {
-        // Written as text rather than a `serde_json::Value` tree: a batch under a flood holds
-        // thousands of elements, and addresses need no escaping.
-        let mut batch = String::from("{\"nftables\":[");
-        let mut first = true;
-        for set in [SET_V4, SET_V6] {
-            let adds: Vec<(IpAddr, u64)> = add
-                .iter()
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        self.run_with(
+            &["-j", "-f", "-"],
+            Some(&mut |w: &mut dyn Write| write_batch(w, add, remove)),
+        )
+        .map(|_| ())
+    }
+}
+
+/// The `nft -j -f -` transaction of [`Nft::apply`] as a string; `None` when there is nothing to do.
+#[cfg(test)]
+fn batch(add: &[(IpAddr, Duration)], remove: &[IpAddr]) -> Option<String> {
+    if add.is_empty() && remove.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    write_batch(&mut out, add, remove).ok()?;
+    String::from_utf8(out).ok()
+}
+
+/// Writes the `nft -j -f -` transaction of [`Nft::apply`] (`add` or `remove` not empty).
+/// Streamed into nft's standard input as text, never held whole: a batch under a flood holds
+/// tens of thousands of elements (as one string, it was megabytes of the monitor's peak), and
+/// addresses need no escaping.
+fn write_batch(
+    batch: &mut dyn Write,
+    add: &[(IpAddr, Duration)],
+    remove: &[IpAddr],
+) -> std::io::Result<()> {
+    batch.write_all(b"{\"nftables\":[")?;
+    let mut first = true;
+    for set in [SET_V4, SET_V6] {
+        let adds = || {
+            add.iter()
                 .map(|(ip, d)| (canonical(*ip), d.as_secs().max(1)))
                 .filter(|(ip, _)| set_of(*ip) == set)
-                .collect();
-            let removes: Vec<IpAddr> = remove
+        };
+        let removes = || {
+            remove
                 .iter()
                 .map(|ip| canonical(*ip))
                 .filter(|ip| set_of(*ip) == set)
-                .collect();
-            if adds.is_empty() && removes.is_empty() {
-                continue;
+        };
+        let has_adds = adds().next().is_some();
+        if !has_adds && removes().next().is_none() {
+            continue;
+        }
+        let mut command = |verb: &str, timed: bool| -> std::io::Result<()> {
+            if !std::mem::take(&mut first) {
+                batch.write_all(b",")?;
             }
-            let all = adds
-                .iter()
-                .map(|(ip, _)| *ip)
-                .chain(removes.iter().copied());
-            let plain: Vec<String> = all.map(|ip| format!("\"{ip}\"")).collect();
-            let plain = plain.join(",");
-            let mut command = |verb: &str, elems: &str| {
-                if !std::mem::take(&mut first) {
-                    batch.push(',');
+            write!(
+                batch,
+                "{{\"{verb}\":{{\"element\":{{\"family\":\"inet\",\"table\":\"{TABLE}\",\"name\":\"{set}\",\"elem\":["
+            )?;
+            let mut sep = "";
+            if timed {
+                for (ip, secs) in adds() {
+                    write!(
+                        batch,
+                        "{sep}{{\"elem\":{{\"val\":\"{ip}\",\"timeout\":{secs}}}}}"
+                    )?;
+                    sep = ",";
                 }
-                batch.push_str(&format!(
-                    "{{\"{verb}\":{{\"element\":{{\"family\":\"inet\",\"table\":\"{TABLE}\",\"name\":\"{set}\",\"elem\":[{elems}]}}}}}}"
-                ));
-            };
-            // nft 1.0.6 has no `destroy`, and `delete` of a missing element fails the whole
-            // transaction: add first (a no-op when present), then delete, then add with the timeout.
-            command("add", &plain);
-            command("delete", &plain);
-            if !adds.is_empty() {
-                let timed: Vec<String> = adds
-                    .iter()
-                    .map(|(ip, secs)| {
-                        format!("{{\"elem\":{{\"val\":\"{ip}\",\"timeout\":{secs}}}}}")
-                    })
-                    .collect();
-                command("add", &timed.join(","));
+            } else {
+                for ip in adds().map(|(ip, _)| ip).chain(removes()) {
+                    write!(batch, "{sep}\"{ip}\"")?;
+                    sep = ",";
+                }
             }
+            batch.write_all(b"]}}}")
+        };
+        // nft 1.0.6 has no `destroy`, and `delete` of a missing element fails the whole
+        // transaction: add first (a no-op when present), then delete, then add with the timeout.
+        command("add", false)?;
+        command("delete", false)?;
+        if has_adds {
+            command("add", true)?;
         }
-        if first {
-            return Ok(());
-        }
-        batch.push_str("]}");
-        self.run(&["-j", "-f", "-"], Some(&batch)).map(|_| ())
     }
+    batch.write_all(b"]}")
+}
 
+impl Nft {
     /// The elements of both ban sets; empty when the table or a set does not exist.
     pub fn list(&self) -> Result<Vec<SetElement>, String> {
         let mut out = Vec::new();
@@ -559,6 +612,40 @@ mod tests {
             factor: 4,
             max: Duration::from_secs(3600),
         }
+    }
+
+    /// The batch is the JSON nft expects: per set, add and delete every address, then add the
+    /// new bans with their timeouts.
+    #[test]
+    fn nft_batch_is_json() {
+        assert_eq!(batch(&[], &[]), None);
+        let v4: IpAddr = "203.0.113.5".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.51.100.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let b = batch(
+            &[(v4, Duration::from_secs(60)), (v6, Duration::ZERO)],
+            &[mapped],
+        )
+        .unwrap();
+        let elements = |verb: &str, set: &str, elem: Value| json!({verb: {"element": {"family": "inet", "table": TABLE, "name": set, "elem": elem}}});
+        let want = json!({"nftables": [
+            elements("add", SET_V4, json!(["203.0.113.5", "198.51.100.1"])),
+            elements("delete", SET_V4, json!(["203.0.113.5", "198.51.100.1"])),
+            elements("add", SET_V4, json!([{"elem": {"val": "203.0.113.5", "timeout": 60}}])),
+            elements("add", SET_V6, json!(["2001:db8::1"])),
+            elements("delete", SET_V6, json!(["2001:db8::1"])),
+            elements("add", SET_V6, json!([{"elem": {"val": "2001:db8::1", "timeout": 1}}])),
+        ]});
+        assert_eq!(serde_json::from_str::<Value>(&b).unwrap(), want);
+        // Removals only: no timed add.
+        let b = batch(&[], &[v4]).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&b).unwrap(),
+            json!({"nftables": [
+                elements("add", SET_V4, json!(["203.0.113.5"])),
+                elements("delete", SET_V4, json!(["203.0.113.5"])),
+            ]})
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-pub use parse::{parse_journal_json, parse_syslog_line, recognize};
+pub use parse::{parse_journal_json, parse_syslog, parse_syslog_line, recognize, recognize_ref};
 
 /// What kind of failure a line records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,4 +69,46 @@ pub struct Event {
     pub weight: u32,
     /// The program that logged it (`sshd`, `sshd-session`, `login`, ...).
     pub program: String,
+}
+
+impl Event {
+    /// The event as an [`EventRef`] borrowing from it.
+    pub fn borrowed(&self) -> EventRef<'_> {
+        EventRef {
+            time: self.time.as_deref(),
+            ip: self.ip,
+            user: self.user.as_deref(),
+            kind: self.kind,
+            weight: self.weight,
+            program: &self.program,
+        }
+    }
+}
+
+/// An [`Event`] whose text borrows from the line it was read from: the scanner's hot path
+/// allocates nothing per line or per event (allocating and freeing the three strings of every
+/// event, and the file name, was about a tenth of a scan's time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    pub time: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+    /// Attacker-controlled; never used for attribution.
+    pub user: Option<&'a str>,
+    pub kind: Kind,
+    pub weight: u32,
+    pub program: &'a str,
+}
+
+impl EventRef<'_> {
+    /// The owned event.
+    pub fn to_event(&self) -> Event {
+        Event {
+            time: self.time.map(str::to_owned),
+            ip: self.ip,
+            user: self.user.map(str::to_owned),
+            kind: self.kind,
+            weight: self.weight,
+            program: self.program.to_owned(),
+        }
+    }
 }

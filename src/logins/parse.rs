@@ -5,12 +5,12 @@
 //! message (user names come before it), or right after a fixed prefix when the attacker-controlled
 //! text comes after the address (`Unable to negotiate with A port P: <client offer>`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
-use super::{Event, Kind};
+use super::{Event, EventRef, Kind};
 
 // Substring searchers built once: std's `str::find(&str)` builds a two-way searcher per call,
 // which was a tenth of the scan's instructions.
@@ -51,6 +51,11 @@ fn rsplit_once<'a>(s: &'a str, finder: &FinderRev<'_>) -> Option<(&'a str, &'a s
 /// Parses a syslog line: `Nov 27 00:00:01 host sshd[123]: msg` or with an ISO 8601 timestamp.
 /// The header is written by the logging system, not by the client; only the message is hostile.
 pub fn parse_syslog_line(line: &str) -> Option<Event> {
+    parse_syslog(line).map(|e| e.to_event())
+}
+
+/// [`parse_syslog_line`] without copying: the event borrows from `line`.
+pub fn parse_syslog(line: &str) -> Option<EventRef<'_>> {
     let (time, rest) = split_time(line)?;
     let (_host, rest) = split_byte(rest.trim_start(), b' ')?;
     // The first `: ` ends the tag (`rest.split_once(": ")`, by bytes).
@@ -58,8 +63,8 @@ pub fn parse_syslog_line(line: &str) -> Option<Event> {
     let colon = memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b' '))?;
     let (tag, msg) = (&rest[..colon], &rest[colon + 2..]);
     let program = before_byte(tag, b'[');
-    let mut ev = recognize(program, msg)?;
-    ev.time = Some(time.to_owned());
+    let mut ev = recognize_ref(program, msg)?;
+    ev.time = Some(time);
     Some(ev)
 }
 
@@ -82,7 +87,7 @@ pub fn parse_journal_json(line: &str) -> Option<Event> {
         }
         _ => return None,
     };
-    let mut ev = recognize(program, &message)?;
+    let mut ev = recognize_ref(program, &message)?.to_event();
     ev.time = v
         .get("__REALTIME_TIMESTAMP")
         .and_then(|t| t.as_str())
@@ -94,12 +99,23 @@ pub fn parse_journal_json(line: &str) -> Option<Event> {
 
 /// Recognises the message of `program`; `None` when it records no authentication failure.
 pub fn recognize(program: &str, message: &str) -> Option<Event> {
+    recognize_ref(program, message).map(|e| e.to_event())
+}
+
+/// [`recognize`] without copying: the event borrows from `program` and `message` (its time is
+/// `None`).
+pub fn recognize_ref<'a>(program: &'a str, message: &'a str) -> Option<EventRef<'a>> {
     // `program.rsplit('/').next()`: a full path (`/usr/sbin/sshd`) names the program too.
     let program = program
         .bytes()
         .rposition(|b| b == b'/')
         .map_or(program, |i| &program[i + 1..]);
-    let msg = message.trim_end_matches(['\n', '\r', ' ']);
+    // `message.trim_end_matches(['\n', '\r', ' '])`, by bytes.
+    let end = message
+        .bytes()
+        .rposition(|b| !matches!(b, b'\n' | b'\r' | b' '))
+        .map_or(0, |i| i + 1);
+    let msg = &message[..end];
     let (kind, ip, user) = match program {
         "sshd" | "sshd-session" | "sshd-auth" => sshd(msg).or_else(|| pam(msg))?,
         "dropbear" => dropbear(msg)?,
@@ -114,17 +130,17 @@ pub fn recognize(program: &str, message: &str) -> Option<Event> {
         kind.weight()
     };
     let weight = if ip.is_none() { 0 } else { weight };
-    Some(Event {
+    Some(EventRef {
         time: None,
         ip,
         user,
         kind,
         weight,
-        program: program.to_owned(),
+        program,
     })
 }
 
-type Found = (Kind, Option<IpAddr>, Option<String>);
+type Found<'a> = (Kind, Option<IpAddr>, Option<&'a str>);
 
 /// `Mmm dd hh:mm:ss` (RFC 3164) or an ISO 8601 first word.
 fn split_time(line: &str) -> Option<(&str, &str)> {
@@ -148,12 +164,47 @@ fn split_time(line: &str) -> Option<(&str, &str)> {
 /// An address as sshd prints it: IPv4, IPv6, IPv4-mapped IPv6 (reported as IPv4). Host names
 /// (UseDNS yes) are not addresses and give `None`.
 fn addr(s: &str) -> Option<IpAddr> {
+    if let Some(v4) = dotted_quad(s.as_bytes()) {
+        return Some(IpAddr::V4(v4));
+    }
     let s = s.trim_start_matches('[').trim_end_matches(']');
     let ip: IpAddr = s.parse().ok()?;
     Some(match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     })
+}
+
+/// A plain dotted-quad IPv4 address, by hand: std's general parser (IPv4, then IPv6) was 2.5 %
+/// of a scan's time. Accepts exactly what `Ipv4Addr::from_str`
+/// accepts (1 to 3 digits an octet, no leading zero, at most 255) and gives `None` for the rest,
+/// which `addr` then hands to std.
+fn dotted_quad(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while i - start < 3
+            && let Some(&c) = b.get(i)
+            && c.is_ascii_digit()
+        {
+            v = v * 10 + u32::from(c - b'0');
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || (n > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 /// The host of `HOST port PORT[ ssh2][: …]` or of a bare `HOST`: the tail sshd writes after ` from `.
@@ -198,15 +249,15 @@ fn user_addr_port(msg: &str) -> Option<(&str, IpAddr)> {
     Some((user_part, addr(a)?))
 }
 
-fn user_of(s: &str) -> Option<String> {
+fn user_of(s: &str) -> Option<&str> {
     let u = s
         .strip_prefix("invalid user ")
         .or_else(|| s.strip_prefix("illegal user "))
         .unwrap_or(s);
-    Some(u.to_owned())
+    Some(u)
 }
 
-fn sshd(msg: &str) -> Option<Found> {
+fn sshd(msg: &str) -> Option<Found<'_>> {
     let msg = msg.strip_prefix("error: ").unwrap_or(msg);
     let msg = msg.strip_suffix(" [preauth]").unwrap_or(msg);
 
@@ -218,7 +269,7 @@ fn sshd(msg: &str) -> Option<Found> {
     }
     if let Some(rest) = msg.strip_prefix("Invalid user ") {
         let (user, ip) = last_from(rest)?;
-        return Some((Kind::InvalidUser, ip, Some(user.to_owned())));
+        return Some((Kind::InvalidUser, ip, Some(user)));
     }
     if let Some(rest) = msg.strip_prefix("maximum authentication attempts exceeded for ") {
         let (user, ip) = last_from(rest)?;
@@ -245,7 +296,7 @@ fn sshd(msg: &str) -> Option<Found> {
         for who in ["authenticating user ", "invalid user "] {
             if let Some(rest) = rest.strip_prefix(who) {
                 let (user, ip) = user_addr_port(rest)?;
-                return Some((Kind::ClosedPreauth, Some(ip), Some(user.to_owned())));
+                return Some((Kind::ClosedPreauth, Some(ip), Some(user)));
             }
         }
         // No user: a pre-authentication disconnect, typical of scanners. `Disconnected from user`
@@ -288,11 +339,11 @@ fn sshd(msg: &str) -> Option<Found> {
 /// `pam_unix(<service>:auth): authentication failure; logname= uid= euid= tty= ruser= rhost=A user=U`.
 /// `user=` is last and attacker-controlled; `rhost=` is taken from its first occurrence, which
 /// PAM writes before the user.
-fn pam(msg: &str) -> Option<Found> {
+fn pam(msg: &str) -> Option<Found<'_>> {
     let (_, fields) = split_once(msg, &AUTH_FAILURE)?;
     let (_, after) = split_once(fields, &RHOST)?;
     let rhost = before_byte(after, b' ');
-    let user = rsplit_once(fields, &USER_REV).map(|(_, u)| u.to_owned());
+    let user = rsplit_once(fields, &USER_REV).map(|(_, u)| u);
     if rhost.is_empty() {
         return Some((Kind::LocalFailure, None, user));
     }
@@ -300,25 +351,25 @@ fn pam(msg: &str) -> Option<Found> {
 }
 
 /// `FAILED LOGIN (1) on '/dev/tty1' FOR 'root', Authentication failure`.
-fn login(msg: &str) -> Option<Found> {
+fn login(msg: &str) -> Option<Found<'_>> {
     let rest = msg.strip_prefix("FAILED LOGIN ")?;
     let user = rest
         .rsplit_once(" FOR '")
         .and_then(|(_, u)| u.rsplit_once("',"))
-        .map(|(u, _)| u.to_owned());
+        .map(|(u, _)| u);
     Some((Kind::LocalFailure, None, user))
 }
 
 /// `FAILED SU (to root) alice on pts/0`.
-fn su(msg: &str) -> Option<Found> {
+fn su(msg: &str) -> Option<Found<'_>> {
     let rest = msg.strip_prefix("FAILED SU (to ")?;
     let (target, _) = rest.split_once(')')?;
-    Some((Kind::LocalFailure, None, Some(target.to_owned())))
+    Some((Kind::LocalFailure, None, Some(target)))
 }
 
 /// dropbear: `Bad password attempt for 'U' from A:P`, `Login attempt for nonexistent user ['U'] from
 /// A:P`, `Exit before auth from <A:P>: …`.
-fn dropbear(msg: &str) -> Option<Found> {
+fn dropbear(msg: &str) -> Option<Found<'_>> {
     let host_port = |s: &str| -> Option<IpAddr> {
         let s = s.trim_start_matches('<');
         let s = s.split(">:").next().unwrap_or(s).trim_end_matches('>');
@@ -333,7 +384,7 @@ fn dropbear(msg: &str) -> Option<Found> {
         let user = head
             .split_once('\'')
             .and_then(|(_, u)| u.rsplit_once('\''))
-            .map(|(u, _)| u.to_owned());
+            .map(|(u, _)| u);
         return Some((Kind::Dropbear, Some(host_port(tail)?), user));
     }
     if let Some(rest) = msg.strip_prefix("Exit before auth from ") {
@@ -341,4 +392,48 @@ fn dropbear(msg: &str) -> Option<Found> {
         return Some((Kind::Probe, Some(host_port(&rest[..end])?), None));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written IPv4 parser agrees with std on every shape of input it could meet.
+    #[test]
+    fn dotted_quad_is_std() {
+        for s in [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3",
+            "1.2.3.4.",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1234.1.1.1",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "",
+            "::1",
+            "1.2.3.4a",
+            "999.999.999.999",
+            "10.0.0.1000",
+        ] {
+            let std = s.parse::<Ipv4Addr>().ok();
+            let fast = dotted_quad(s.as_bytes());
+            assert!(fast.is_none() || fast == std, "{s}: {fast:?} vs {std:?}");
+            assert_eq!(addr(s), s.parse::<IpAddr>().ok(), "{s}");
+        }
+        for i in 0..=300u32 {
+            for s in [
+                format!("{i}.0.0.1"),
+                format!("1.2.3.{i}"),
+                format!("1.0{i}.3.4"),
+            ] {
+                assert_eq!(dotted_quad(s.as_bytes()), s.parse::<Ipv4Addr>().ok(), "{s}");
+            }
+        }
+    }
 }

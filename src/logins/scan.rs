@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Event, parse_journal_json, parse_syslog_line};
+use super::{Event, EventRef, parse_journal_json, parse_syslog};
 use crate::net::Network;
 use crate::policy::Policy;
 use crate::policy::value::parse_duration;
@@ -75,6 +75,36 @@ pub struct Located {
     pub event: Event,
 }
 
+impl Located {
+    /// The located event as a [`LocatedRef`] borrowing from it.
+    pub fn borrowed(&self) -> LocatedRef<'_> {
+        LocatedRef {
+            file: &self.file,
+            line: self.line,
+            event: self.event.borrowed(),
+        }
+    }
+}
+
+/// A recognised event and where it was read, borrowing from the line ([`Scanner::read_each`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LocatedRef<'a> {
+    pub file: &'a str,
+    /// 1-based.
+    pub line: usize,
+    pub event: EventRef<'a>,
+}
+
+impl LocatedRef<'_> {
+    pub fn to_located(&self) -> Located {
+        Located {
+            file: self.file.to_owned(),
+            line: self.line,
+            event: self.event.to_event(),
+        }
+    }
+}
+
 /// An address whose score reached the threshold.
 #[derive(Debug, Clone, Serialize)]
 pub struct Offender {
@@ -126,20 +156,21 @@ pub const DEFAULT_MAX_TRACKED: usize = 57_344;
 const MAX_LINE: usize = 1 << 20;
 
 /// Time of a hit relative to the scanner's epoch, in seconds: 28 bits, about 4.25 years either
-/// side. The weight is in the low 4 bits (the heaviest [`super::Kind`] weighs 10).
+/// side. The weight is in the low 4 bits (the heaviest [`super::Kind`] weighs 10). A packed hit
+/// is never 0 (only weighted events are scored), which marks the empty slots of a node.
 const REL_BITS: u32 = 28;
 const REL_HALF: i64 = 1 << (REL_BITS - 1);
-const NO_SLAB: u32 = u32::MAX;
+const NO_NODE: u32 = u32::MAX;
 const NO_TIME: u32 = u32::MAX;
 
 /// An address below the threshold: its failure count and the hits of its window, the newest
-/// inline (most addresses of a flood have one) and the others, if any, in the scanner's slab.
+/// inline (most addresses of a flood have one) and the others, if any, in the table's nodes.
 #[derive(Clone, Copy)]
 struct Track {
     events: u32,
     /// The newest hit, packed (`rel << 4 | weight`).
     newest: u32,
-    /// Index of the older hits in `Table::slab`, or `NO_SLAB`.
+    /// The first node of the older hits in `Table::hits`, or `NO_NODE`.
     older: u32,
 }
 
@@ -152,13 +183,96 @@ struct Banned {
     at: u32,
 }
 
+/// Slots of a node: `NODE - 1` hits and the index of the next node.
+const NODE: usize = 4;
+
+/// The older hits of every window, in nodes of three hits chained oldest first, with a free
+/// list: no allocation per window (a boxed slice per window cost 16 bytes of pointer and a
+/// 32-byte malloc chunk for one to six hits; a node is 16 bytes for up to three).
+#[derive(Default)]
+struct Hits {
+    nodes: Vec<u32>,
+    /// First free node (linked through their last slot), or `NO_NODE`.
+    free: u32,
+}
+
+impl Hits {
+    fn new() -> Self {
+        Hits {
+            nodes: Vec::new(),
+            free: NO_NODE,
+        }
+    }
+
+    /// The hits starting at node `first`, oldest first.
+    fn iter(&self, first: u32) -> impl Iterator<Item = u32> + '_ {
+        let (mut node, mut slot) = (first, 0);
+        std::iter::from_fn(move || {
+            if node == NO_NODE {
+                return None;
+            }
+            let base = node as usize * NODE;
+            let hit = self.nodes[base + slot];
+            if hit == 0 {
+                return None;
+            }
+            slot += 1;
+            if slot == NODE - 1 {
+                (node, slot) = (self.nodes[base + NODE - 1], 0);
+            }
+            Some(hit)
+        })
+    }
+
+    fn release(&mut self, mut node: u32) {
+        while node != NO_NODE {
+            let last = node as usize * NODE + NODE - 1;
+            let next = self.nodes[last];
+            self.nodes[last] = self.free;
+            self.free = node;
+            node = next;
+        }
+    }
+
+    /// Stores `hits` in a new chain; returns its first node (`NO_NODE` when `hits` is empty).
+    fn store(&mut self, hits: &[u32]) -> u32 {
+        let mut first = NO_NODE;
+        // Filled back to front, so each node can point at the one after it.
+        let count = hits.len().div_ceil(NODE - 1);
+        for i in (0..count).rev() {
+            let node = if self.free != NO_NODE {
+                let n = self.free;
+                self.free = self.nodes[n as usize * NODE + NODE - 1];
+                n
+            } else {
+                let Ok(n) = u32::try_from(self.nodes.len() / NODE) else {
+                    // Four billion nodes (64 GiB) cannot be reached within the table's bound.
+                    return first;
+                };
+                self.nodes.extend_from_slice(&[0; NODE]);
+                n
+            };
+            let base = node as usize * NODE;
+            let part = &hits[i * (NODE - 1)..hits.len().min((i + 1) * (NODE - 1))];
+            self.nodes[base..base + NODE - 1].fill(0);
+            self.nodes[base..base + part.len()].copy_from_slice(part);
+            self.nodes[base + NODE - 1] = first;
+            first = node;
+        }
+        first
+    }
+
+    fn bytes(&self) -> usize {
+        self.nodes.capacity() * 4
+    }
+}
+
 /// The per-address state of one address family; `K` is `u32` for IPv4 and `[u8; 16]` for IPv6.
 struct Table<K> {
     windows: HashMap<K, Track>,
-    /// Older hits of the windows that have more than one, oldest first (exact length: a window
-    /// holds fewer hits than the threshold divided by the lightest weight).
-    slab: Vec<Box<[u32]>>,
-    free: Vec<u32>,
+    hits: Hits,
+    /// The live hits of the window being updated (reused, so a hit allocates nothing).
+    scratch: Vec<u32>,
     banned: HashMap<K, Banned>,
 }
 
@@ -166,8 +280,8 @@ impl<K> Default for Table<K> {
     fn default() -> Self {
         Table {
             windows: HashMap::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
+            hits: Hits::new(),
+            scratch: Vec::new(),
             banned: HashMap::new(),
         }
     }
@@ -186,32 +300,22 @@ fn weight_of(hit: u32) -> u32 {
 }
 
 impl<K: std::hash::Hash + Eq + Copy> Table<K> {
-    fn older(&self, t: &Track) -> &[u32] {
-        if t.older == NO_SLAB {
-            &[]
-        } else {
-            &self.slab[t.older as usize]
-        }
-    }
-
     /// Drops the windows whose newest hit is a window or more before `now` (relative time).
     fn forget_idle(&mut self, now: i64, window: i64) {
-        let idle: Vec<(K, u32)> = self
-            .windows
-            .iter()
-            .filter(|(_, t)| now - i64::from(rel_of(t.newest)) >= window)
-            .map(|(k, t)| (*k, t.older))
-            .collect();
-        for (k, older) in idle {
-            self.windows.remove(&k);
-            self.release(older);
-        }
+        let hits = &mut self.hits;
+        self.windows.retain(|_, t| {
+            let keep = now - i64::from(rel_of(t.newest)) < window;
+            if !keep {
+                hits.release(t.older);
+            }
+            keep
+        });
     }
 
     fn forget_windows(&mut self) {
         self.windows = HashMap::new();
-        self.slab = Vec::new();
-        self.free = Vec::new();
+        self.hits = Hits::new();
+        self.scratch = Vec::new();
     }
 
     /// Whether a hit for `key` would need a new window while `max` are open.
@@ -227,91 +331,74 @@ impl<K: std::hash::Hash + Eq + Copy> Table<K> {
             && !self.banned.contains_key(key)
     }
 
-    fn release(&mut self, older: u32) {
-        if older != NO_SLAB {
-            self.slab[older as usize] = Box::new([]);
-            self.free.push(older);
-        }
-    }
-
-    /// Adds a hit at `rel` to `key`'s window (`window` seconds long); true when this hit made
-    /// the address reach the threshold.
-    fn hit(&mut self, key: K, rel: u32, weight: u32, window: i64, threshold: u32) -> bool {
+    /// Adds a hit at `rel` to `key`'s window (`window` seconds long). When this hit makes the
+    /// address reach the threshold, it is banned with its logged time from `at`.
+    fn hit(
+        &mut self,
+        key: K,
+        rel: u32,
+        weight: u32,
+        window: i64,
+        threshold: u32,
+        at: impl FnOnce() -> u32,
+    ) {
+        use std::collections::hash_map::Entry;
         if let Some(b) = self.banned.get_mut(&key) {
             b.events = b.events.saturating_add(1);
-            return false;
+            return;
         }
         let new = pack(rel, weight);
-        let Some(t) = self.windows.get(&key).copied() else {
-            if weight >= threshold {
-                self.banned.insert(
-                    key,
-                    Banned {
-                        score: weight,
+        let mut entry = match self.windows.entry(key) {
+            Entry::Vacant(v) => {
+                if weight >= threshold {
+                    let at = at();
+                    self.banned.insert(
+                        key,
+                        Banned {
+                            score: weight,
+                            events: 1,
+                            at,
+                        },
+                    );
+                } else {
+                    v.insert(Track {
                         events: 1,
-                        at: NO_TIME,
-                    },
-                );
-                return true;
+                        newest: new,
+                        older: NO_NODE,
+                    });
+                }
+                return;
             }
-            self.windows.insert(
-                key,
-                Track {
-                    events: 1,
-                    newest: new,
-                    older: NO_SLAB,
-                },
-            );
-            return false;
+            Entry::Occupied(o) => o,
         };
+        let t = *entry.get();
         // The window after this hit: every earlier hit less than `window` seconds old.
-        let live = |h: u32| i64::from(rel) - i64::from(rel_of(h)) < window;
-        let mut kept: Vec<u32> = self
-            .older(&t)
-            .iter()
-            .copied()
-            .chain([t.newest])
-            .filter(|&h| live(h))
-            .collect();
+        let live = |h: &u32| i64::from(rel) - i64::from(rel_of(*h)) < window;
+        let kept = &mut self.scratch;
+        kept.clear();
+        kept.extend(self.hits.iter(t.older).chain([t.newest]).filter(live));
         let sum = kept.iter().map(|&h| weight_of(h)).sum::<u32>() + weight;
         let events = t.events.saturating_add(1);
-        self.release(t.older);
+        self.hits.release(t.older);
         if sum >= threshold {
-            self.windows.remove(&key);
+            entry.remove();
+            let at = at();
             self.banned.insert(
                 key,
                 Banned {
                     score: sum,
                     events,
-                    at: NO_TIME,
+                    at,
                 },
             );
-            return true;
+            return;
         }
-        let older = if kept.is_empty() {
-            NO_SLAB
-        } else {
-            let hits = std::mem::take(&mut kept).into_boxed_slice();
-            match self.free.pop() {
-                Some(i) => {
-                    self.slab[i as usize] = hits;
-                    i
-                }
-                None => {
-                    self.slab.push(hits);
-                    u32::try_from(self.slab.len() - 1).unwrap_or(NO_SLAB)
-                }
-            }
+        let older = self.hits.store(kept);
+        *entry.get_mut() = Track {
+            events,
+            newest: new,
+            older,
         };
-        self.windows.insert(
-            key,
-            Track {
-                events,
-                newest: new,
-                older,
-            },
-        );
-        false
     }
 
     /// Forgets the least relevant quarter of the windows: lowest live score first (an address
@@ -319,19 +406,18 @@ impl<K: std::hash::Hash + Eq + Copy> Table<K> {
     /// address close to the threshold has a higher score than a one-shot address and outlives
     /// any number of them; banned addresses are not in `windows` and are never evicted.
     fn evict(&mut self, now: u32, window: i64, max: usize) -> usize {
-        let rank = |table: &Self, t: &Track| -> u64 {
-            let live = |h: u32| i64::from(now) - i64::from(rel_of(h)) < window;
-            let score: u32 = table
-                .older(t)
-                .iter()
-                .chain([&t.newest])
-                .filter(|&&h| live(h))
-                .map(|&h| weight_of(h))
+        let rank = |hits: &Hits, t: &Track| -> u64 {
+            let live = |h: &u32| i64::from(now) - i64::from(rel_of(*h)) < window;
+            let score: u32 = hits
+                .iter(t.older)
+                .chain([t.newest])
+                .filter(live)
+                .map(weight_of)
                 .sum();
             u64::from(score) << 32 | u64::from(rel_of(t.newest))
         };
         let goal = (max / 4).clamp(1, self.windows.len());
-        let mut ranks: Vec<u64> = self.windows.values().map(|t| rank(self, t)).collect();
+        let mut ranks: Vec<u64> = self.windows.values().map(|t| rank(&self.hits, t)).collect();
         let (_, &mut cut, _) = ranks.select_nth_unstable(goal - 1);
         drop(ranks);
         // Every rank below `cut` goes, and as many equal to it as make up the goal.
@@ -339,7 +425,7 @@ impl<K: std::hash::Hash + Eq + Copy> Table<K> {
             - self
                 .windows
                 .values()
-                .filter(|t| rank(self, t) < cut)
+                .filter(|t| rank(&self.hits, t) < cut)
                 .count();
         // Into a fresh table: removing from the old one would leave tombstones, and the table
         // would double at its next growth although it holds fewer addresses (for a moment both
@@ -347,13 +433,13 @@ impl<K: std::hash::Hash + Eq + Copy> Table<K> {
         let old = std::mem::replace(&mut self.windows, HashMap::with_capacity(max));
         let mut gone = 0;
         for (k, t) in old {
-            let r = rank(self, &t);
+            let r = rank(&self.hits, &t);
             if r < cut || (r == cut && ties > 0) {
                 if r == cut {
                     ties -= 1;
                 }
                 gone += 1;
-                self.release(t.older);
+                self.hits.release(t.older);
             } else {
                 self.windows.insert(k, t);
             }
@@ -374,9 +460,8 @@ impl<K: std::hash::Hash + Eq + Copy> Table<K> {
         let k = size_of::<K>();
         entry(k, size_of::<Track>(), self.windows.capacity())
             + entry(k, size_of::<Banned>(), self.banned.capacity())
-            + self.slab.capacity() * size_of::<Box<[u32]>>()
-            + self.slab.iter().map(|s| s.len() * 4).sum::<usize>()
-            + self.free.capacity() * 4
+            + self.hits.bytes()
+            + self.scratch.capacity() * 4
     }
 }
 
@@ -403,7 +488,7 @@ type BannedLists = (Vec<(u32, Banned)>, Vec<([u8; 16], Banned)>);
 /// Scans log inputs (syslog text or `journalctl -o json`, detected per line).
 ///
 /// Memory is bounded: per address below the threshold, 16 bytes (IPv4; 28 for IPv6) in a hash
-/// table plus 4 bytes per hit older than the newest; at most [`Scanner::max_tracked`] such
+/// table plus 16 bytes per three hits older than the newest; at most [`Scanner::max_tracked`] such
 /// addresses per family, after which the least relevant quarter is forgotten (see
 /// `Table::evict`). Addresses that reached the threshold cost 16 bytes (IPv4) and their logged
 /// time, and stay until [`Scanner::finish`] or [`Scanner::drain_offenders`].
@@ -415,10 +500,8 @@ pub struct Scanner {
     v4: Table<u32>,
     v6: Table<[u8; 16]>,
     max_tracked: usize,
-    /// Logged ban times, each prefixed by its length; consecutive bans at the same logged time
-    /// share one.
-    times: Vec<u8>,
-    last_at: Option<u32>,
+    /// Logged ban times.
+    times: Times,
     /// Hit times are stored relative to this (seconds since the epoch).
     epoch: Option<i64>,
     last_time: i64,
@@ -433,8 +516,7 @@ impl Scanner {
             v4: Table::default(),
             v6: Table::default(),
             max_tracked: DEFAULT_MAX_TRACKED,
-            times: Vec::new(),
-            last_at: None,
+            times: Times::default(),
             epoch: None,
             last_time: 0,
             clock: Clock::new(),
@@ -458,18 +540,29 @@ impl Scanner {
         Tracked {
             windows: self.v4.windows.len() + self.v6.windows.len(),
             banned: self.v4.banned.len() + self.v6.banned.len(),
-            bytes: self.v4.bytes() + self.v6.bytes() + self.times.capacity(),
+            bytes: self.v4.bytes() + self.v6.bytes() + self.times.bytes.capacity(),
         }
     }
 
     /// Reads one input to its end, handing each recognised event to `sink` as it is found.
-    /// Invalid UTF-8 is replaced per line, never fatal. Lines are split on bytes in the input's
-    /// own buffer; only a line that straddles two reads is copied.
+    /// Invalid UTF-8 is replaced per line, never fatal.
     pub fn read(
         &mut self,
         name: &str,
-        mut input: impl BufRead,
+        input: impl BufRead,
         sink: &mut dyn FnMut(Located) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.read_each(name, input, &mut |e| sink(e.to_located()))
+    }
+
+    /// [`Scanner::read`] without copying: each event borrows from its line, which lives until
+    /// `sink` returns. Lines are split on bytes in the input's own buffer; only a line that
+    /// straddles two reads is copied.
+    pub fn read_each(
+        &mut self,
+        name: &str,
+        mut input: impl BufRead,
+        sink: &mut dyn FnMut(&LocatedRef<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let mut carry: Vec<u8> = Vec::new();
         let mut too_long = false;
@@ -520,28 +613,36 @@ impl Scanner {
         line_no: usize,
         bytes: &[u8],
         too_long: bool,
-        sink: &mut dyn FnMut(Located) -> std::io::Result<()>,
+        sink: &mut dyn FnMut(&LocatedRef<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         self.report.lines += 1;
         if too_long {
             return Ok(());
         }
-        let text = match std::str::from_utf8(bytes) {
+        // `line.trim_end_matches(['\n', '\r'])`, on bytes (CRLF logs end lines in `\r`).
+        let end = bytes
+            .iter()
+            .rposition(|&b| b != b'\n' && b != b'\r')
+            .map_or(0, |i| i + 1);
+        let line = match std::str::from_utf8(&bytes[..end]) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(bytes),
+            Err(_) => String::from_utf8_lossy(&bytes[..end]),
         };
-        let line = text.trim_end_matches(['\n', '\r']);
+        let line = &*line;
+        let owned: Option<Event>;
         let event = if line.starts_with('{') {
-            parse_journal_json(line)
+            // A journal entry's message may be unescaped into a new string: owned.
+            owned = parse_journal_json(line);
+            owned.as_ref().map(Event::borrowed)
         } else {
-            parse_syslog_line(line)
+            parse_syslog(line)
         };
         match event {
             Some(event) => {
                 self.record(&event);
                 self.report.failures += 1;
-                sink(Located {
-                    file: name.to_owned(),
+                sink(&LocatedRef {
+                    file: name,
                     line: line_no,
                     event,
                 })
@@ -550,11 +651,10 @@ impl Scanner {
         }
     }
 
-    fn record(&mut self, event: &Event) {
+    fn record(&mut self, event: &EventRef<'_>) {
         // Logs without a parseable time keep the order of their lines.
         let t = event
             .time
-            .as_deref()
             .and_then(|s| self.clock.seconds(s))
             .unwrap_or(self.last_time);
         self.last_time = t;
@@ -576,58 +676,23 @@ impl Scanner {
         };
         let window = i64::try_from(self.rules.window.as_secs()).unwrap_or(i64::MAX);
         let (threshold, max) = (self.rules.threshold, self.max_tracked);
-        let banned = match key(ip) {
+        // The logged time is stored only when the address is banned.
+        let times = &mut self.times;
+        let at = || event.time.map_or(NO_TIME, |s| times.keep(s));
+        match key(ip) {
             Key::V4(k) => {
                 if self.v4.full_for(&k, max) {
                     self.report.evicted += self.v4.evict(rel, window, max);
                 }
-                self.v4.hit(k, rel, event.weight, window, threshold)
+                self.v4.hit(k, rel, event.weight, window, threshold, at);
             }
             Key::V6(k) => {
                 if self.v6.full_for(&k, max) {
                     self.report.evicted += self.v6.evict(rel, window, max);
                 }
-                self.v6.hit(k, rel, event.weight, window, threshold)
-            }
-        };
-        if banned {
-            let at = event.time.as_deref().map(|s| self.keep_time(s));
-            let at = at.unwrap_or(NO_TIME);
-            let b = match key(ip) {
-                Key::V4(k) => self.v4.banned.get_mut(&k),
-                Key::V6(k) => self.v6.banned.get_mut(&k),
-            };
-            if let Some(b) = b {
-                b.at = at;
+                self.v6.hit(k, rel, event.weight, window, threshold, at);
             }
         }
-    }
-
-    /// Stores a logged ban time (cut to 255 bytes) once for consecutive bans at that time.
-    fn keep_time(&mut self, s: &str) -> u32 {
-        let mut end = s.len().min(255);
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        let s = &s.as_bytes()[..end];
-        if let Some(at) = self.last_at
-            && self.time_at(at) == Some(s)
-        {
-            return at;
-        }
-        let Ok(at) = u32::try_from(self.times.len()) else {
-            return NO_TIME;
-        };
-        self.times.push(end as u8);
-        self.times.extend_from_slice(s);
-        self.last_at = Some(at);
-        at
-    }
-
-    fn time_at(&self, at: u32) -> Option<&[u8]> {
-        let at = at as usize;
-        let len = usize::from(*self.times.get(at)?);
-        self.times.get(at + 1..at + 1 + len)
     }
 
     fn offender(&self, ip: IpAddr, b: &Banned) -> Offender {
@@ -636,7 +701,8 @@ impl Scanner {
             score: b.score,
             events: b.events as usize,
             banned_at: self
-                .time_at(b.at)
+                .times
+                .get(b.at)
                 .map(|s| String::from_utf8_lossy(s).into_owned()),
             ban_time_seconds: self.rules.ban_time.as_secs(),
         }
@@ -687,8 +753,18 @@ impl Scanner {
             .map(|(ip, b)| self.offender(ip, &b))
             .collect();
         self.times.clear();
-        self.last_at = None;
         out
+    }
+
+    /// Like [`Scanner::drain_offenders`], but hands each address and its score to `each`
+    /// without building an [`Offender`] (the monitor needs neither the logged time nor a list:
+    /// under a flood, tens of thousands of addresses reach the threshold between two commits).
+    pub fn drain_each(&mut self, each: &mut dyn FnMut(IpAddr, u32)) {
+        let (v4, v6) = self.take_banned();
+        for (ip, b) in Self::merged(&v4, &v6) {
+            each(ip, b.score);
+        }
+        self.times.clear();
     }
 
     /// Drops the windows whose failures all lie outside the window (at the latest time read), so
@@ -735,74 +811,146 @@ impl Scanner {
                 result = each(self.offender(ip, &b));
             }
         }
-        self.times = Vec::new();
-        self.last_at = None;
+        self.times = Times::default();
         self.epoch = None;
         report.allowed.sort();
         result.map(|()| report)
     }
 }
 
-/// Seconds since the epoch of logged times, with the last one remembered: consecutive lines
-/// mostly share their second.
+/// The logged times of bans, each stored once: bans mostly come in runs at the same second, or
+/// at a few seconds, so a small cache of the times stored last finds nearly every repeat.
+struct Times {
+    /// Each time prefixed by its length.
+    bytes: Vec<u8>,
+    /// Offsets of recently stored times, by a hash of the time (`NO_TIME`: none).
+    recent: [u32; 64],
+}
+
+impl Default for Times {
+    fn default() -> Self {
+        Times {
+            bytes: Vec::new(),
+            recent: [NO_TIME; 64],
+        }
+    }
+}
+
+impl Times {
+    /// Stores a logged time (cut to 255 bytes) unless it was stored recently; its offset.
+    fn keep(&mut self, s: &str) -> u32 {
+        let mut end = s.len().min(255);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let s = &s.as_bytes()[..end];
+        // FNV-1a: the slot only needs to spread a few distinct times.
+        let hash = s.iter().fold(0x811c_9dc5u32, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        let slot = (hash as usize) % self.recent.len();
+        let at = self.recent[slot];
+        if at != NO_TIME && self.get(at) == Some(s) {
+            return at;
+        }
+        let Ok(at) = u32::try_from(self.bytes.len()) else {
+            return NO_TIME;
+        };
+        self.bytes.push(end as u8);
+        self.bytes.extend_from_slice(s);
+        self.recent[slot] = at;
+        at
+    }
+
+    fn get(&self, at: u32) -> Option<&[u8]> {
+        let at = at as usize;
+        let len = usize::from(*self.bytes.get(at)?);
+        self.bytes.get(at + 1..at + 1 + len)
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.recent = [NO_TIME; 64];
+    }
+}
+
+/// Seconds since the epoch of logged times. Syslog's `Mmm dd hh:mm:ss` is computed from a table
+/// of month starts made once (the year is fixed for the run); other times (RFC 3339) go through
+/// jiff with the last one remembered, since consecutive lines mostly share their second.
 struct Clock {
-    /// The year assumed for syslog's year-less times (the current one).
-    year: i16,
+    /// Seconds since the epoch at the start of each month of the year assumed for syslog's
+    /// year-less times (the current one, which only matters across New Year), and its days.
+    months: [(i64, i8); 12],
     last: String,
     last_seconds: Option<i64>,
 }
 
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
 impl Clock {
     fn new() -> Self {
-        let now = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now());
+        let year = jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .year();
+        Self::for_year(year)
+    }
+
+    fn for_year(year: i16) -> Self {
+        let mut months = [(0, 0); 12];
+        for (m, slot) in (1i8..).zip(months.iter_mut()) {
+            if let Ok(first) = jiff::civil::Date::new(year, m, 1)
+                && let Ok(t) = jiff::tz::TimeZone::UTC
+                    .to_timestamp(first.to_datetime(jiff::civil::Time::midnight()))
+            {
+                *slot = (t.as_second(), first.days_in_month());
+            }
+        }
         Clock {
-            year: now.year(),
+            months,
             last: String::new(),
             last_seconds: None,
         }
     }
 
     fn seconds(&mut self, time: &str) -> Option<i64> {
+        if let Some(t) = self.syslog_seconds(time.as_bytes()) {
+            return Some(t);
+        }
         if time != self.last {
-            self.last_seconds = seconds(time, self.year);
+            self.last_seconds = time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second());
             self.last.clear();
             self.last.push_str(time);
         }
         self.last_seconds
     }
-}
 
-/// Seconds since the epoch of a logged time: RFC 3339 / ISO 8601, or syslog's `Mmm dd hh:mm:ss`
-/// in UTC (no year: `year` is assumed, which only matters across New Year).
-fn seconds(time: &str, year: i16) -> Option<i64> {
-    if let Some(t) = syslog_seconds(time.as_bytes(), year) {
-        return Some(t);
+    /// `Mmm dd hh:mm:ss` (one-digit days padded with a space or a zero), checked like strptime
+    /// (a day the month does not have, hour 24 or second 60 are no time).
+    fn syslog_seconds(&self, b: &[u8]) -> Option<i64> {
+        if b.len() != 15 || b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+            return None;
+        }
+        let (start, days) = self.months[MONTHS.iter().position(|m| m[..] == b[..3])?];
+        let digit = |c: u8| c.is_ascii_digit().then(|| i8::try_from(c - b'0').ok())?;
+        let two = |i: usize| Some(digit(b[i])? * 10 + digit(b[i + 1])?);
+        let day = match b[4] {
+            b' ' => digit(b[5])?,
+            _ => two(4)?,
+        };
+        let (h, m, s) = (two(7)?, two(10)?, two(13)?);
+        if !(1..=days).contains(&day) || h > 23 || m > 59 || s > 59 {
+            return None;
+        }
+        Some(
+            start
+                + (i64::from(day) - 1) * 86_400
+                + i64::from(h) * 3600
+                + i64::from(m) * 60
+                + i64::from(s),
+        )
     }
-    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
-}
-
-/// `Mmm dd hh:mm:ss` (one-digit days padded with a space or a zero), checked like strptime.
-fn syslog_seconds(b: &[u8], year: i16) -> Option<i64> {
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    if b.len() != 15 || b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
-        return None;
-    }
-    let month = MONTHS.iter().position(|m| m[..] == b[..3])? as i8 + 1;
-    let digit = |c: u8| c.is_ascii_digit().then(|| i8::try_from(c - b'0').ok())?;
-    let two = |i: usize| Some(digit(b[i])? * 10 + digit(b[i + 1])?);
-    let day = match b[4] {
-        b' ' => digit(b[5])?,
-        _ => two(4)?,
-    };
-    let (h, m, s) = (two(7)?, two(10)?, two(13)?);
-    let dt = jiff::civil::DateTime::new(year, month, day, h, m, s, 0).ok()?;
-    jiff::tz::TimeZone::UTC
-        .to_timestamp(dt)
-        .ok()
-        .map(|t| t.as_second())
 }
 
 #[cfg(test)]
@@ -855,6 +1003,72 @@ Nov 27 00:22:02 h sshd[1]: Failed password for root from 10.1.1.1 port 1 ssh2
             Some("Nov 27 00:21:02")
         );
         assert_eq!(rep.allowed, ["10.1.1.1".parse::<IpAddr>().unwrap()]);
+    }
+
+    /// The month table gives what jiff gives for every day of a leap and a common year.
+    #[test]
+    fn syslog_times_are_jiffs() {
+        for year in [2024i16, 2026] {
+            let clock = Clock::for_year(year);
+            for (m, name) in (1i8..).zip(MONTHS) {
+                let name = std::str::from_utf8(name).unwrap();
+                for day in 0..=32i8 {
+                    for (h, mi, s) in [(0, 0, 0), (23, 59, 59), (24, 0, 0), (12, 60, 0), (1, 2, 60)]
+                    {
+                        let want = jiff::civil::DateTime::new(year, m, day, h, mi, s, 0)
+                            .ok()
+                            .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+                            .map(|t| t.as_second());
+                        for text in [
+                            format!("{name} {day:>2} {h:02}:{mi:02}:{s:02}"),
+                            format!("{name} {day:02} {h:02}:{mi:02}:{s:02}"),
+                        ] {
+                            assert_eq!(clock.syslog_seconds(text.as_bytes()), want, "{text}");
+                        }
+                    }
+                }
+            }
+            assert_eq!(clock.syslog_seconds(b"Foo 27 00:00:00"), None);
+            assert_eq!(clock.syslog_seconds(b"Nov 27 0a:00:00"), None);
+        }
+    }
+
+    /// Ban times are stored once however they interleave, and read back as logged.
+    #[test]
+    fn ban_times_are_stored_once() {
+        let mut t = Times::default();
+        let a = t.keep("Nov 27 00:00:01");
+        let b = t.keep("2026-11-27T00:00:28.123456+00:00");
+        assert_eq!(t.keep("Nov 27 00:00:01"), a);
+        assert_eq!(t.keep("2026-11-27T00:00:28.123456+00:00"), b);
+        assert_eq!(t.get(a), Some(&b"Nov 27 00:00:01"[..]));
+        assert_eq!(t.get(b), Some(&b"2026-11-27T00:00:28.123456+00:00"[..]));
+        let long = "é".repeat(200);
+        let c = t.keep(&long);
+        assert_eq!(t.get(c).map(<[u8]>::len), Some(254));
+        assert_eq!(t.get(NO_TIME), None);
+    }
+
+    /// Hit chains of every length survive storing, reading and freeing.
+    #[test]
+    fn hit_nodes_round_trip() {
+        let mut h = Hits::new();
+        let mut chains = Vec::new();
+        for n in 0..12u32 {
+            let hits: Vec<u32> = (1..=n).map(|i| i * 16 + 3).collect();
+            chains.push((h.store(&hits), hits));
+        }
+        for (first, hits) in &chains {
+            assert_eq!(h.iter(*first).collect::<Vec<_>>(), *hits);
+        }
+        let nodes = h.nodes.len();
+        for (first, _) in chains.drain(..) {
+            h.release(first);
+        }
+        // Freed nodes are reused before the arena grows.
+        let first = h.store(&(1..=30).collect::<Vec<u32>>());
+        assert_eq!(h.iter(first).count(), 30);
+        assert_eq!(h.nodes.len(), nodes);
     }
 
     #[test]
