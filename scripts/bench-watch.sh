@@ -4,6 +4,8 @@
 # namespace's nftables, never the root namespace's) and removes it afterwards.
 #
 #   scripts/bench-watch.sh [ADDRESSES] [FAILURES-PER-ADDRESS]
+#   MONITOR=daemon scripts/bench-watch.sh ...   # the same monitor hosted by `hardenctl daemon`
+#                                                # (level standard, verifying the live host too)
 #
 # 1 failure per address (default) scores every address without banning any: the scanner's
 # windows grow. 3 failures per address (threshold 30 at the standard level) ban every address:
@@ -28,10 +30,27 @@ ip netns add "$ns"
 
 log="$tmp/auth.log"
 : >"$log"
-ip netns exec "$ns" "$bin" logins watch --file "$log" --state "$tmp/bans.json" --level standard \
-  --interval 50 >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-for _ in $(seq 100); do grep -q watching "$tmp/out" 2>/dev/null && break; sleep 0.1; done
+state="$tmp/bans.json"
+if [ "${MONITOR:-watch}" = daemon ]; then
+  mkdir -p "$tmp/persist"
+  state="$tmp/persist/var/lib/hardenctl/bans.json"
+  printf 'extends = "standard"\n[daemon]\ninterval = "1h"\nupdate-interval = "1d"\n[logins]\nmonitor = true\njournal = false\nfiles = ["%s"]\n' \
+    "$log" >"$tmp/policy.toml"
+  ip netns exec "$ns" "$bin" daemon --policy "$tmp/policy.toml" --persist-root "$tmp/persist" \
+    >"$tmp/out" 2>"$tmp/err" &
+  pid=$!
+  ready="EVENT=logins-started"
+  banned="EVENT=ban "
+  out="$tmp/err"
+else
+  ip netns exec "$ns" "$bin" logins watch --file "$log" --state "$state" --level standard \
+    --interval 50 >"$tmp/out" 2>"$tmp/err" &
+  pid=$!
+  ready="watching"
+  banned="^ban "
+  out="$tmp/out"
+fi
+for _ in $(seq 300); do grep -q "$ready" "$out" 2>/dev/null && break; sleep 0.1; done
 
 python3 - "$n" "$per" >"$tmp/flood" <<'EOF'
 import sys, time
@@ -50,14 +69,14 @@ cat "$tmp/flood" >>"$log"
 # Done when the saved read position reaches the end of the log.
 while :; do
   off=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][sys.argv[2]]["offset"])' \
-    "$tmp/bans.json" "$log" 2>/dev/null || echo 0)
+    "$state" "$log" 2>/dev/null || echo 0)
   [ "$off" = "$size" ] && break
   kill -0 "$pid" || { cat "$tmp/err"; exit 1; }
   sleep 0.05
 done
 end=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-bans=$(grep -c '^ban ' "$tmp/out" || true)
+bans=$(grep -c "$banned" "$out" || true)
 elems=$(ip netns exec "$ns" nft -j list set inet hardenctl ban_v4 | python3 -c 'import json,sys; print(sum(len(o.get("set",{}).get("elem",[])) for o in json.load(sys.stdin)["nftables"]))')
 python3 - "$lines" "$start" "$end" "$hwm" "$n" "$per" "$bans" "$elems" <<'EOF'
 import sys

@@ -31,6 +31,9 @@ pub struct Logins {
     retry_at: Option<Instant>,
     /// Set once the "live hosts only" note has been logged for a `--root` daemon.
     noted_root: bool,
+    /// The last poll read a full batch: the next one is due at once, so a burst is read at the
+    /// speed of the scanner, not one batch a second (other due jobs still run in between).
+    backlog: bool,
 }
 
 /// The sources `[logins] journal` and `[logins] files` name.
@@ -99,7 +102,9 @@ impl Job for Logins {
 
     fn interval(&self, settings: &Settings) -> Duration {
         // `noted_root`: a --root daemon has nothing to poll.
-        if settings.logins_monitor && !self.noted_root {
+        if self.backlog {
+            Duration::ZERO
+        } else if settings.logins_monitor && !self.noted_root {
             POLL
         } else {
             settings.interval
@@ -140,6 +145,7 @@ impl Job for Logins {
         let monitor = self.monitor.as_mut()?;
         match monitor.poll() {
             Ok(tick) => {
+                self.backlog = tick.more_waiting();
                 Self::report(&tick);
                 (!tick.bans.is_empty()).then(|| format!("{} new ban(s)", tick.bans.len()))
             }
@@ -147,6 +153,7 @@ impl Job for Logins {
                 // Only the state file failing is an error of the poll: start again from it later.
                 log::error!(job = "logins", event = "logins-error"; "{e}");
                 self.monitor = None;
+                self.backlog = false;
                 self.retry_at = Some(Instant::now() + RETRY);
                 Some(format!("stopped: {e}"))
             }
@@ -160,6 +167,7 @@ impl Job for Logins {
     }
 
     fn finish(&mut self) {
+        self.backlog = false;
         if let Some(mut m) = self.monitor.take() {
             match m.flush() {
                 Ok(tick) => Self::report(&tick),

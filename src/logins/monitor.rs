@@ -60,6 +60,13 @@ pub struct Tick {
     pub errors: Vec<String>,
 }
 
+impl Tick {
+    /// A (nearly) full batch was read: more is probably waiting, so poll again without a pause.
+    pub fn more_waiting(&self) -> bool {
+        self.bytes >= POLL_LIMIT / 2
+    }
+}
+
 /// The monitor; owns a copy of the scoring rules, so the daemon can keep it as one of its jobs
 /// and make a new one when a policy reload changes them.
 pub struct Monitor {
@@ -267,8 +274,7 @@ impl Monitor {
             if !tick.bans.is_empty() || !tick.allowed.is_empty() || !tick.errors.is_empty() {
                 report(&tick);
             }
-            // A (nearly) full batch means more is waiting: no pause.
-            if tick.bytes < POLL_LIMIT / 2 {
+            if !tick.more_waiting() {
                 std::thread::sleep(interval);
             }
         }
