@@ -51,9 +51,11 @@ measure() { # name command...
   local name=$1; shift
   # aide --check exits non-zero when it finds differences; GNU time then writes a "Command exited
   # with non-zero status" line first, so the figures are on the last line.
-  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" > "$work/out" 2>"$work/err" || true
+  # The exit status is printed too, so that a run that failed (2) is not read as a fast one.
+  local rc=0
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" > "$work/out" 2>"$work/err" || rc=$?
   read -r wall user sys rss < <(tail -n 1 "$work/time")
-  printf '%-22s wall %7.2f s  cpu %7.2f s  rss %7d KiB\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss"
+  printf '%-24s wall %7.2f s  cpu %7.2f s  rss %7d KiB  exit %d\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss" "$rc"
 }
 
 for run in $(seq "$RUNS"); do

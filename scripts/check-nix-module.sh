@@ -48,7 +48,9 @@ same("security.auditd.enable", m["audit"]["auditd"], s["audit"]["auditd"])
 if s["audit"]["auditd"]:
     same("security.audit.rules", m["audit"]["rules"], s["audit"]["rules"])
 same("systemd.services.hardenctl", "hardenctl" in m["services"], s["services"]["hardenctl"])
-same("systemd.timers.hardenctl-integrity", "hardenctl-integrity" in m["timers"], s["services"]["integrityTimer"])
+# The agent checks integrity itself; the timer is for a system without the agent.
+same("systemd.timers.hardenctl-integrity", "hardenctl-integrity" in m["timers"],
+     s["services"]["integrityTimer"] and not s["services"]["hardenctl"])
 same("systemd.timers.hardenctl-update-check", "hardenctl-update-check" in m["timers"], s["services"]["updateCheck"])
 if problems:
     print(f"{level}: FAIL"); print("\n".join("  " + p for p in problems)); sys.exit(1)

@@ -347,16 +347,17 @@ fn an_unconfirmed_firewall_change_rolls_back_by_itself() {
     let before = ruleset_shape(&server);
     assert!(connects(&client, 8080));
 
-    // A change that closes 8080, not confirmed within 2 s: the previous table comes back.
+    // A change that closes 8080, not confirmed within 6 s: the previous table comes back. (The
+    // windows here are wide enough for the checks in between to run on a loaded CI machine.)
     let second = site(dir.path(), "second.toml", "22");
-    let out = apply(&server, &persist, &second, &["--confirm-within", "2s"]);
+    let out = apply(&server, &persist, &second, &["--confirm-within", "6s"]);
     assert!(out.contains("rolls back at"), "{out}");
     assert_ne!(ruleset_shape(&server), before);
     assert!(!connects(&client, 8080));
     let started = Instant::now();
     while ruleset_shape(&server) != before {
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(40),
             "not rolled back:\n{}",
             ruleset_shape(&server)
         );
@@ -380,7 +381,7 @@ fn an_unconfirmed_firewall_change_rolls_back_by_itself() {
     assert!(err.contains("rolled back"), "{err}");
 
     // Confirmed in time, the change stays.
-    apply(&server, &persist, &second, &["--confirm-within", "5s"]);
+    apply(&server, &persist, &second, &["--confirm-within", "15s"]);
     let (out, err, code) = hardenctl_in(
         &server,
         &[
@@ -391,7 +392,7 @@ fn an_unconfirmed_firewall_change_rolls_back_by_itself() {
         ],
     );
     assert_eq!(code, 0, "{out}{err}");
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(16));
     assert!(
         !connects(&client, 8080),
         "a confirmed change was rolled back"

@@ -94,6 +94,25 @@ fn assert_domains_pass(root: &Path, level: &str) -> serde_json::Value {
     report
 }
 
+/// `hardenctl rollback --root` succeeds and gives back the tree `before` byte for byte.
+fn rollback_restores(r: &Root, before: &BTreeMap<String, (Vec<u8>, u32)>) {
+    let out = hardenctl()
+        .args(["rollback", "--root"])
+        .arg(r.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        &snapshot(r.path()),
+        before,
+        "rollback did not restore the files"
+    );
+}
+
 fn apply_audit_reapply_rollback(r: &Root, level: &str) {
     let before = snapshot(r.path());
     let (out, err, code) = apply(r.path(), &["--level", level]);
@@ -120,21 +139,7 @@ fn apply_audit_reapply_rollback(r: &Root, level: &str) {
     );
     assert_eq!(snapshot(r.path()), after, "a second apply changed files");
 
-    let out = hardenctl()
-        .args(["rollback", "--root"])
-        .arg(r.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        snapshot(r.path()),
-        before,
-        "rollback did not restore the files"
-    );
+    rollback_restores(r, &before);
     // Nothing left to roll back.
     let again = hardenctl()
         .args(["rollback", "--root"])
@@ -317,4 +322,30 @@ fn a_configuration_sshd_refuses_is_undone() {
         before,
         "a refused apply left changes behind"
     );
+}
+
+/// A sysctl.d file that overrides hardenctl's is a symlink (an absolute one, resolved inside the
+/// root): commenting out its overriding line edits the file the link names, the link stays a link
+/// (it used to be replaced by a regular copy), and a rollback restores the tree exactly.
+#[test]
+fn a_symlinked_config_file_is_edited_through_its_link() {
+    let r = debian_like();
+    r.file("/etc/site/sysctl.conf", "kernel.kptr_restrict = 0\n")
+        .symlink("/etc/sysctl.d/zz-site.conf", "/etc/site/sysctl.conf");
+    let before = snapshot(r.path());
+    let (out, err, code) = apply(r.path(), &["--level", "standard"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let link = r.path().join("etc/sysctl.d/zz-site.conf");
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("/etc/site/sysctl.conf"),
+        "the link was replaced"
+    );
+    let conf = std::fs::read_to_string(r.path().join("etc/site/sysctl.conf")).unwrap();
+    assert_eq!(
+        conf, "# disabled by hardenctl apply: kernel.kptr_restrict = 0\n",
+        "{out}"
+    );
+    assert_domains_pass(r.path(), "standard");
+    rollback_restores(&r, &before);
 }

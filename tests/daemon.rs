@@ -476,3 +476,172 @@ fn a_sleeping_daemon_stays_small() {
     daemon.signal(Signal::TERM);
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)), 0);
 }
+
+/// `[logins] monitor = true`: the daemon follows a log file inside a network namespace, bans the
+/// address that reaches the threshold in the namespace's nftables set, logs the ban with its
+/// fields, and a restarted daemon restores the ban from its state and reads on from its offset.
+#[test]
+fn the_daemon_monitors_failed_logins_and_bans_in_a_namespace() {
+    let ns = common::Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "extends = \"minimal\"\n[daemon]\ninterval = \"1h\"\nupdate-interval = \"1d\"\n\
+             [logins]\nmonitor = true\njournal = false\nfiles = [\"{}\"]\nthreshold = 30\nban-time = \"1h\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let persist = dir.path().join("persist");
+    std::fs::create_dir(&persist).unwrap();
+    let start = || {
+        Daemon::spawn(
+            Command::new("ip")
+                .args(["netns", "exec", &ns.0])
+                .arg(assert_cmd::cargo::cargo_bin!("hardenctl"))
+                .args(["daemon", "--policy"])
+                .arg(&policy)
+                .arg("--persist-root")
+                .arg(&persist),
+            &[],
+        )
+    };
+    let mut daemon = start();
+    let started = daemon.wait_line(STARTUP, |l| field(l, "EVENT") == Some("logins-started"));
+    assert!(started.contains("0 ban(s) restored"), "{started}");
+    let failed = |ip: &str, n: usize| {
+        let line = format!(
+            "Nov 27 06:00:00 server sshd[4242]: Failed password for invalid user x from 6.6.6.6 port 22 ssh2 from {ip} port 50000 ssh2\n"
+        );
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut f, line.repeat(n).as_bytes()).unwrap();
+    };
+    failed("192.0.2.55", 2);
+    failed("192.0.2.66", 3);
+    let ban = daemon.wait_line(STARTUP, |l| field(l, "EVENT") == Some("ban"));
+    assert_eq!(field(&ban, "IP"), Some("192.0.2.66"), "{ban}");
+    assert_eq!(field(&ban, "SECONDS"), Some("3600"), "{ban}");
+    assert_eq!(field(&ban, "JOB"), Some("logins"), "{ban}");
+    let set = ns.nft(&["list", "set", "inet", "hardenctl", "ban_v4"]);
+    assert!(set.contains("192.0.2.66"), "{set}");
+    // The injected address and the one below the threshold are not banned.
+    assert!(
+        !set.contains("6.6.6.6") && !set.contains("192.0.2.55"),
+        "{set}"
+    );
+    daemon.signal(Signal::TERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), 0);
+
+    // Restarted: the ban is restored, the file is read on from the saved offset (the two old
+    // failures of .55 are not counted again: one more does not reach the threshold).
+    let state = persist.join("var/lib/hardenctl/bans.json");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(saved.contains("192.0.2.66"), "{saved}");
+    ns.nft(&["flush", "set", "inet", "hardenctl", "ban_v4"]);
+    let mut daemon = start();
+    let started = daemon.wait_line(STARTUP, |l| field(l, "EVENT") == Some("logins-started"));
+    assert!(started.contains("1 ban(s) restored"), "{started}");
+    let set = ns.nft(&["list", "set", "inet", "hardenctl", "ban_v4"]);
+    assert!(set.contains("192.0.2.66"), "{set}");
+    failed("192.0.2.55", 1);
+    failed("192.0.2.77", 3);
+    let ban = daemon.wait_line(STARTUP, |l| field(l, "EVENT") == Some("ban"));
+    assert_eq!(field(&ban, "IP"), Some("192.0.2.77"), "{ban}");
+    daemon.signal(Signal::TERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), 0);
+    assert!(
+        !daemon.seen.iter().any(|l| l.contains("ban 192.0.2.55")),
+        "{:#?}",
+        daemon.seen
+    );
+}
+
+/// `[integrity] monitor = true` on a root: the first run makes the baseline and logs its digest;
+/// a watched file changed behind the daemon's back is seen in real time and the check that
+/// follows names it and what changed; a baseline rewritten while the daemon runs (digest file
+/// and all) is refused; `--once` waits for its check.
+#[test]
+fn the_daemon_checks_integrity_and_watches_in_real_time() {
+    let root = fixture_root("hardened");
+    let r = root.path();
+    let policy = r.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "extends = \"minimal\"\n[daemon]\ninterval = \"1h\"\nupdate-interval = \"1d\"\n\
+         [integrity]\nmonitor = true\nschedule = \"1h\"\npaths = [\"/etc\", \"/usr\"]\nwatch = [\"/etc/passwd\", \"/etc/ssh\"]\n",
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(
+        &[
+            "--root",
+            r.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let made = daemon.wait_line(STARTUP, |l| {
+        field(l, "EVENT") == Some("integrity-baseline-created")
+    });
+    let db = r.join("var/lib/hardenctl/integrity.db");
+    let digest = std::fs::read_to_string(r.join("var/lib/hardenctl/integrity.db.sha256")).unwrap();
+    let logged = field(&made, "DIGEST").unwrap();
+    assert!(
+        digest.contains(logged.trim_start_matches("sha256:")),
+        "{made} / {digest}"
+    );
+
+    let passwd = r.join("etc/passwd");
+    let mut text = std::fs::read_to_string(&passwd).unwrap();
+    text.push_str("mallory:x:0:0::/root:/bin/sh\n");
+    std::fs::write(&passwd, text).unwrap();
+    daemon.wait_line(STARTUP, |l| {
+        field(l, "EVENT") == Some("integrity-watch") && field(l, "PATH") == Some("/etc/passwd")
+    });
+    let change = daemon.wait_line(STARTUP, |l| {
+        field(l, "CHECK_ID") == Some("integrity.files") && field(l, "PATH") == Some("/etc/passwd")
+    });
+    assert_eq!(field(&change, "CHANGE"), Some("modified"), "{change}");
+    assert!(
+        field(&change, "ATTRIBUTES").unwrap().contains("content"),
+        "{change}"
+    );
+    assert_eq!(field(&change, "OUTCOME"), Some("fail"), "{change}");
+    let summary = daemon.wait_line(STARTUP, |l| l.contains("integrity check: "));
+    assert_eq!(field(&summary, "MODIFIED"), Some("1"), "{summary}");
+
+    // An attacker rewrites the baseline to hide the change, digest file included: refused.
+    hardenctl()
+        .args(["integrity", "update", "--root"])
+        .arg(r)
+        .arg("--policy")
+        .arg(&policy)
+        .assert()
+        .success();
+    std::fs::write(r.join("etc/ssh/sshd_config"), "PermitRootLogin yes\n").unwrap();
+    let refused = daemon.wait_line(STARTUP, |l| field(l, "EVENT") == Some("integrity-tampered"));
+    assert!(refused.contains(db.to_str().unwrap()), "{refused}");
+    daemon.signal(Signal::TERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), 0);
+
+    // A new daemon trusts the updated baseline; --once waits for its check.
+    let out = hardenctl()
+        .args(["daemon", "--once", "--policy"])
+        .arg(&policy)
+        .arg("--root")
+        .arg(r)
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8(out.stderr).unwrap();
+    let line = log
+        .lines()
+        .find(|l| field(l, "PATH") == Some("/etc/ssh/sshd_config"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(field(line, "CHANGE"), Some("modified"), "{line}");
+}

@@ -335,7 +335,9 @@ fn nixos_module_applies_the_level_and_runs_the_agent() {
             .map(String::as_str)
             .collect();
         let mut want = Vec::new();
-        if s["services"]["integrityTimer"] == true {
+        // The agent checks integrity itself (`[integrity] monitor`), so the timer is only for a
+        // system without it (see nixos_module_yields_to_the_site).
+        if s["services"]["integrityTimer"] == true && s["services"]["hardenctl"] != true {
             want.push("hardenctl-integrity");
         }
         if s["services"]["updateCheck"] == true {
@@ -370,6 +372,8 @@ fn nixos_module_yields_to_the_site() {
     assert!(params.contains(&serde_json::json!("lockdown=integrity")));
     assert_eq!(m["opensshSettings"]["LogLevel"], "INFO");
     assert!(m["services"].get("hardenctl").is_none());
+    // Without the agent, strict's integrity check runs from its timer.
+    assert!(m["timers"].get("hardenctl-integrity").is_some(), "{m}");
     assert!(
         m["sitePolicy"]
             .as_str()
@@ -671,4 +675,76 @@ fn flake_lock_pins_every_input() {
         reached, all,
         "nodes the lock has but no input reaches, or the reverse"
     );
+}
+
+/// The NixOS agent runs in the sandbox of the Debian package's unit: every sandboxing directive
+/// of packaging/hardenctl.service has the same value in the module's `serviceConfig`, and the
+/// module sets none the unit lacks (scripts/check-nix-module.sh does the same with nixpkgs' lib).
+#[test]
+fn nixos_agent_sandbox_is_the_debian_units() {
+    let m = nix_eval(&module_eval("standard", ""));
+    let nix = m["services"]["hardenctl"]["serviceConfig"]
+        .as_object()
+        .unwrap();
+    let unit_text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/hardenctl.service"),
+    )
+    .unwrap();
+    let mut unit: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut in_service = false;
+    for line in unit_text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_service = line == "[Service]";
+        } else if let Some((k, v)) = line
+            .split_once('=')
+            .filter(|_| in_service && !line.starts_with('#'))
+        {
+            unit.entry(k.trim().to_owned())
+                .or_default()
+                .push(v.trim().to_owned());
+        }
+    }
+    let sandbox = |k: &str| {
+        [
+            "Protect",
+            "Restrict",
+            "Private",
+            "NoNewPrivileges",
+            "CapabilityBoundingSet",
+            "SystemCall",
+            "LockPersonality",
+            "MemoryDenyWriteExecute",
+            "UMask",
+            "StateDirectory",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || k == "Type"
+            || k == "WatchdogSec"
+    };
+    let render = |v: &serde_json::Value| match v {
+        serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(" "),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let keys: std::collections::BTreeSet<&str> = unit
+        .keys()
+        .map(String::as_str)
+        .chain(nix.keys().map(String::as_str))
+        .filter(|k| sandbox(k))
+        .collect();
+    let mut differ = Vec::new();
+    for k in keys {
+        let u = unit.get(k).map(|v| v.join(" "));
+        let n = nix.get(k).map(render);
+        if u != n {
+            differ.push(format!("{k}: unit {u:?}, NixOS {n:?}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

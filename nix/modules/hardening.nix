@@ -10,7 +10,8 @@
 # Besides the settings, the level decides which services run (policies' `[services]` table):
 #   hardenctl.service                 the agent (`hardenctl daemon`): re-verifies the policy,
 #                                     repairs sysctl drift, bans addresses that fail SSH logins
-#   hardenctl-integrity.timer         (strict) a scheduled `hardenctl integrity check`
+#   hardenctl-integrity.timer         (strict, only when the agent is off: the agent itself checks
+#                                     integrity at strict) a scheduled `hardenctl integrity check`
 #   hardenctl-update-check.timer      (standard, strict) warns when the running system's nixpkgs is
 #                                     older than updateCheck.maxAgeDays: it misses security fixes
 # Their unit names are the ones `hardenctl audit` looks for (services.* checks).
@@ -34,17 +35,19 @@ let
   '' + cfg.sitePolicy;
 
   # The sandbox of the agent: the same directives as packaging/hardenctl.service (the Debian
-  # package's unit); scripts/check-nix-module.sh compares the two. The agent must write
-  # /proc/sys (sysctl repair) and change nftables (bans), so ProtectKernelTunables stays off and
-  # it keeps CAP_SYS_ADMIN and CAP_NET_ADMIN; it reads every configuration file it audits, hence
-  # CAP_DAC_READ_SEARCH, and nothing else.
+  # package's unit, where each is explained); scripts/check-nix-module.sh compares the two. The
+  # agent must write /proc/sys (sysctl repair) and change nftables (bans), so
+  # ProtectKernelTunables stays off and it keeps CAP_SYS_ADMIN and CAP_NET_ADMIN; it reads every
+  # configuration file it audits (CAP_DAC_READ_SEARCH) and audit rules (CAP_AUDIT_CONTROL), and
+  # repairs owners and modes (CAP_CHOWN, CAP_FOWNER). The watchdog is longer than its longest
+  # job on the loop (the integrity check runs on a thread of its own).
   daemonServiceConfig = {
     Type = "notify";
     ExecStart = "${hardenctl} daemon";
     ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
     Restart = "on-failure";
     RestartSec = "5s";
-    WatchdogSec = "60s";
+    WatchdogSec = "5min";
     StateDirectory = "hardenctl";
     StateDirectoryMode = "0700";
     ConfigurationDirectory = "hardenctl";
@@ -55,8 +58,11 @@ let
     ProtectHome = "read-only";
     PrivateTmp = true;
     PrivateDevices = true;
+    ProtectKernelTunables = false;
     ProtectKernelModules = true;
     ProtectKernelLogs = true;
+    ProtectProc = "invisible";
+    PrivateMounts = true;
     ProtectControlGroups = true;
     ProtectClock = true;
     ProtectHostname = true;
@@ -67,9 +73,15 @@ let
     LockPersonality = true;
     MemoryDenyWriteExecute = true;
     SystemCallArchitectures = "native";
-    SystemCallFilter = [ "@system-service" ];
+    SystemCallFilter = [
+      "@system-service"
+      "~@clock @cpu-emulation @debug @module @mount @obsolete @raw-io @reboot @resources @swap"
+    ];
+    SystemCallErrorNumber = "EPERM";
     RestrictAddressFamilies = [ "AF_UNIX" "AF_NETLINK" "AF_INET" "AF_INET6" ];
-    CapabilityBoundingSet = [ "CAP_NET_ADMIN" "CAP_SYS_ADMIN" "CAP_DAC_READ_SEARCH" ];
+    CapabilityBoundingSet = [
+      "CAP_NET_ADMIN" "CAP_SYS_ADMIN" "CAP_AUDIT_CONTROL" "CAP_DAC_READ_SEARCH" "CAP_CHOWN" "CAP_FOWNER"
+    ];
   };
 in
 {
@@ -140,8 +152,10 @@ in
     integrityTimer = {
       enable = mkOption {
         type = types.bool;
-        default = settings.services.integrityTimer;
-        defaultText = lib.literalMD "`true` at level strict";
+        # The agent checks file integrity itself at level strict (`[integrity] monitor`): the
+        # timer is for a system that runs without it.
+        default = settings.services.integrityTimer && !cfg.daemon.enable;
+        defaultText = lib.literalMD "`true` at level strict when `daemon.enable` is off (the agent checks integrity itself)";
         description = "Whether to run `hardenctl integrity check` on a schedule (`hardenctl-integrity.timer`) against the baseline made by `hardenctl integrity init`.";
       };
       onCalendar = mkOption {

@@ -137,6 +137,9 @@ fn carry_out(
         Action::Write {
             path, new, meta, ..
         } => {
+            // Through a symlink to the file it names: the link stays a link, and the journal
+            // records (and an undo restores) the file that really changed.
+            let path = &store.resolve(path).map_err(io)?;
             let old = store.read(path).map_err(io)?;
             let old_meta = store.meta(path).map_err(io)?;
             let backup = match &old {

@@ -246,6 +246,36 @@ impl Store {
         }
     }
 
+    /// The in-root path that `path` names once symlinks are followed (inside the root), so that a
+    /// write edits the file a symlink points to instead of replacing the symlink with a copy
+    /// (Debian's `/etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf`, NixOS's `/etc` links). A path
+    /// that does not exist, or a dangling symlink, is returned as it is.
+    pub fn resolve(&self, path: &str) -> io::Result<String> {
+        let rel = path.trim_start_matches('/');
+        let fd = match self.open_in_root(rel, OFlags::PATH, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(path.to_owned()),
+            Err(e) => return Err(errno(path, e)),
+        };
+        // The kernel's name for what it opened: exact, and inside the root by construction.
+        let host = rfs::readlink(
+            format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)),
+            Vec::new(),
+        )
+        .map_err(|e| errno(path, e))?;
+        let host = PathBuf::from(
+            <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(host.into_bytes()),
+        );
+        let root = std::fs::canonicalize(&self.root)?;
+        match host.strip_prefix(&root) {
+            Ok(inside) => Ok(format!("/{}", inside.display())),
+            Err(_) => Err(io::Error::other(format!(
+                "{path}: resolves to {} outside the root",
+                host.display()
+            ))),
+        }
+    }
+
     /// The target of a symlink, `None` when `path` is absent or not a symlink.
     pub fn read_link(&self, path: &str) -> Option<String> {
         let (dir, name) = split(path).ok()?;

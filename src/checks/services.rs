@@ -145,12 +145,15 @@ pub(super) fn checks() -> Vec<Check> {
                 ty: ValueType::Enable,
             },
             rule: super::Rule::Service(Rule {
+                // hardenctl.service: its daemon checks on `[integrity] schedule` when the
+                // policy sets `[integrity] monitor` (the strict level does).
                 units: &[
+                    "hardenctl.service",
                     "hardenctl-integrity.timer",
                     "dailyaidecheck.timer",
                     "aidecheck.timer",
                 ],
-                generic_fix: "`hardenctl integrity init` then `systemctl enable --now hardenctl-integrity.timer`",
+                generic_fix: "`systemctl enable --now hardenctl` (at level strict its daemon checks file integrity every `[integrity] schedule`), or `hardenctl integrity init` then `systemctl enable --now hardenctl-integrity.timer`",
                 nixos_fix: "security.hardening.level = \"strict\";",
             }),
         },

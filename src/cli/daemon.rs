@@ -48,6 +48,17 @@ fn apply_options(args: &DaemonArgs) -> Result<Options, Failure> {
     Ok(opts)
 }
 
+/// The daemon's state directory: `/var/lib/hardenctl` of the target (`--root`), of
+/// `--persist-root`, or of the host.
+fn state_dir(args: &DaemonArgs) -> Result<PathBuf, Failure> {
+    match args.root.as_ref().or(args.persist_root.as_ref()) {
+        Some(dir) => crate::system::RootView::host_path(dir, STATE_DIR).map_err(Failure),
+        None => Ok(PathBuf::from(STATE_DIR)),
+    }
+}
+
+const STATE_DIR: &str = "/var/lib/hardenctl";
+
 fn parse_interval(s: &str) -> Result<Duration, String> {
     crate::policy::value::parse_duration(s)
         .ok_or_else(|| format!("`{s}` is not a positive duration such as \"30s\" or \"10m\""))
@@ -72,6 +83,7 @@ pub(super) fn run(args: &DaemonArgs) -> Result<ExitCode, Failure> {
         interval: args.interval,
         once: args.once,
         apply: apply_options(args)?,
+        state_dir: state_dir(args)?,
     };
     daemon::run(&config).map_err(Failure)?;
     Ok(ExitCode::SUCCESS)

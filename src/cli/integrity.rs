@@ -57,21 +57,9 @@ impl IntegrityArgs {
             )));
         }
         Ok(match &self.target.root {
-            Some(root) => {
-                // The default baseline goes inside the root: never through a symlink of the
-                // root, which could point anywhere on this host.
-                let mut at = root.clone();
-                for part in Path::new(DEFAULT_DB.trim_start_matches('/')).components() {
-                    at.push(part);
-                    if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-                        return Err(Failure(format!(
-                            "{}: a symlink inside the root; pass --db FILE for the baseline",
-                            at.display()
-                        )));
-                    }
-                }
-                at
-            }
+            // The default baseline goes inside the root, never through a symlink of the root.
+            Some(root) => crate::system::RootView::host_path(root, DEFAULT_DB)
+                .map_err(|e| Failure(format!("{e}; pass --db FILE for the baseline")))?,
             None => PathBuf::from(DEFAULT_DB),
         })
     }
@@ -111,6 +99,7 @@ pub(super) fn run(cmd: &IntegrityCommand) -> Result<ExitCode, Failure> {
             let view = args.open()?;
             let report =
                 integrity::init(view.as_ref(), &spec, &db).map_err(|e| Failure(e.to_string()))?;
+            journal_baseline("created", &report, &view.target());
             emit_init(args.format, &report)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -129,11 +118,29 @@ pub(super) fn run(cmd: &IntegrityCommand) -> Result<ExitCode, Failure> {
             let (report, init) =
                 integrity::update(view.as_ref(), &spec, &db, args.digest.as_deref())
                     .map_err(|e| Failure(e.to_string()))?;
+            journal_baseline("updated", &init, &view.target());
             emit_check(args.format, &report, Some(&init))?;
             // The new baseline accepts the changes: the update itself succeeded.
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Records a new baseline's digest in the journal (when there is one), where an attacker who
+/// later rewrites the baseline and its digest file cannot change it.
+fn journal_baseline(what: &str, r: &InitReport, target: &str) {
+    crate::daemon::logging::to_journal(
+        log::Level::Info,
+        format_args!(
+            "integrity baseline {what}: {} ({} entries of {target}), {}",
+            r.baseline, r.entries, r.digest
+        ),
+        &[
+            ("event", &format!("integrity-baseline-{what}")),
+            ("baseline", &r.baseline),
+            ("digest", &r.digest),
+        ],
+    );
 }
 
 fn exit(report: &CheckReport) -> ExitCode {

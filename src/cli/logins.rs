@@ -104,7 +104,12 @@ fn watch(args: &WatchArgs) -> Result<ExitCode, Failure> {
     for (ip, left) in &restored {
         say(&mut out, format!("restored {ip} for {} s", left.as_secs()));
     }
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    // SIGTERM and SIGINT end the loop after its poll; the last batch is committed before exit.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| Failure(format!("cannot watch signals: {e}")))?;
+    }
     monitor
         .run(
             std::time::Duration::from_millis(args.interval.max(10)),

@@ -4,11 +4,13 @@
 //! command a view runs has a timeout) and returns a one-line status. The loop owns the schedule;
 //! a job only says how long to wait between runs. With `[daemon] enforce = true` the verification
 //! cycle also repairs what fails, through [`crate::apply::enforce`] (the same plan, guards and
-//! journal as `hardenctl apply`). Jobs planned beside these: failed-login monitoring (a reader
-//! thread feeding the loop's event channel, banning from the loop) and file integrity
-//! (`[integrity]` schedule). Each is a `Job` added in [`for_policy`].
+//! journal as `hardenctl apply`). Failed-login monitoring ([`super::logins`]) and file integrity
+//! ([`super::integrity`]) are jobs too: every job exists for the daemon's whole run and reads
+//! whether it is on, and how, from the policy at each run, so a reload (SIGHUP) keeps what a job
+//! must carry across (the baseline digest it trusts, the monitor's bans and cursor).
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::checks::{Domain, Status};
@@ -26,6 +28,11 @@ pub struct Context<'a> {
     pub settings: &'a Settings,
     /// Where and how `enforce` applies repairs.
     pub apply: &'a crate::apply::Options,
+    /// The root directory verified instead of the live host (`--root`), for jobs that open views
+    /// of their own on other threads.
+    pub target_root: Option<&'a Path>,
+    /// Where the daemon keeps its state (bans, journal cursor, integrity baseline).
+    pub state_dir: &'a Path,
     pub now: jiff::Timestamp,
 }
 
@@ -35,13 +42,27 @@ pub trait Job: Send {
     fn name(&self) -> &'static str;
     /// How long after a run the next one is due.
     fn interval(&self, settings: &Settings) -> Duration;
-    /// Runs once and returns the status line.
-    fn run(&mut self, cx: &Context<'_>) -> String;
+    /// Runs once and returns the status line, or `None` when the run has nothing to say (a
+    /// quiet poll of a frequent job), so the status keeps the last real news.
+    fn run(&mut self, cx: &Context<'_>) -> Option<String>;
+    /// Work in flight that a later run collects (a check on another thread); `--once` waits for it.
+    fn busy(&self) -> bool {
+        false
+    }
+    /// The policy was reloaded: drop what was built from the old one.
+    fn reload(&mut self) {}
+    /// The daemon stops: save what must survive the restart.
+    fn finish(&mut self) {}
 }
 
-/// The jobs for a policy's settings, in the order they run when due together.
-pub fn for_policy(_settings: &Settings) -> Vec<Box<dyn Job>> {
-    vec![Box::new(Verify::default()), Box::new(UpdateCheck)]
+/// The daemon's jobs, in the order they run when due together.
+pub fn all() -> Vec<Box<dyn Job>> {
+    vec![
+        Box::new(super::logins::Logins::default()),
+        Box::new(Verify::default()),
+        Box::new(UpdateCheck),
+        Box::new(super::integrity::Integrity::default()),
+    ]
 }
 
 /// The verification cycle: audits every check the policy selects (except the update checks,
@@ -61,7 +82,7 @@ impl Job for Verify {
         settings.interval
     }
 
-    fn run(&mut self, cx: &Context<'_>) -> String {
+    fn run(&mut self, cx: &Context<'_>) -> Option<String> {
         let report =
             engine::audit_where(cx.policy, cx.view, cx.now, &|c| c.domain != Domain::Updates);
         let mut failing = BTreeSet::new();
@@ -91,7 +112,7 @@ impl Job for Verify {
             pass = report.summary.pass, fail = report.summary.fail, error = report.summary.error;
             "verification: {line}"
         );
-        line
+        Some(line)
     }
 }
 
@@ -109,7 +130,7 @@ impl Job for UpdateCheck {
         settings.update_interval
     }
 
-    fn run(&mut self, cx: &Context<'_>) -> String {
+    fn run(&mut self, cx: &Context<'_>) -> Option<String> {
         let report =
             engine::audit_where(cx.policy, cx.view, cx.now, &|c| c.domain == Domain::Updates);
         for f in &report.findings {
@@ -125,7 +146,7 @@ impl Job for UpdateCheck {
                 }
             }
         }
-        summary(&report)
+        Some(summary(&report))
     }
 }
 

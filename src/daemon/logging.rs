@@ -44,6 +44,22 @@ pub fn init() -> Sink {
     sink
 }
 
+/// Sends one record straight to the systemd journal, whatever stderr is connected to (a command
+/// run by hand records what it did there too, e.g. the digest of a new integrity baseline).
+/// `false` when there is no journal to send to.
+pub fn to_journal(level: Level, message: std::fmt::Arguments<'_>, fields: &[(&str, &str)]) -> bool {
+    let Ok(journal) = systemd_journal_logger::JournalLog::new() else {
+        return false;
+    };
+    let journal = journal.with_syslog_identifier("hardenctl".to_owned());
+    let record = Record::builder()
+        .args(message)
+        .level(level)
+        .key_values(&fields)
+        .build();
+    journal.journal_send(&record).is_ok()
+}
+
 fn install_stderr() -> Sink {
     // Fails only when a logger is already installed, which then keeps logging.
     let _ = log::set_logger(&STDERR);

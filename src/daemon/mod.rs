@@ -1,18 +1,22 @@
 //! The daemon (`hardenctl daemon`): one loop on one thread that runs scheduled jobs (the
-//! verification cycle, the security update checks) against the live host or a root directory,
-//! under systemd's `Type=notify` protocol with a watchdog.
+//! verification cycle, the security update checks, the failed-login monitor, file integrity)
+//! against the live host or a root directory, under systemd's `Type=notify` protocol with a
+//! watchdog.
 //!
 //! - Bounded: the loop runs a job to completion, then sleeps in one blocking receive on a bounded
 //!   event channel until the next job is due, a watchdog ping is due, or a signal arrives. No
 //!   queue grows with time; memory is one audit's facts at a time.
 //! - SIGHUP reloads the policy (the same files, read again). An invalid policy is logged with every
-//!   problem and the old one stays in force; a valid one replaces it and every job runs at once.
+//!   problem and the old one stays in force; a valid one replaces it, each job drops what it built
+//!   from the old one, and every job runs at once.
 //! - SIGTERM and SIGINT stop the loop after the job that is running, with STOPPING=1, exit 0.
 //!
 //! The loop and its jobs print nothing themselves: they log through `log` (see [`logging`]).
 
+pub mod integrity;
 pub mod jobs;
 pub mod logging;
+pub mod logins;
 mod notify;
 mod signals;
 
@@ -50,7 +54,16 @@ pub struct Settings {
     pub interval: Duration,
     pub update_interval: Duration,
     pub enforce: bool,
+    /// `[logins] monitor`: follow the login logs and ban.
+    pub logins_monitor: bool,
+    /// `[integrity] monitor`: scheduled integrity checks and realtime watching.
+    pub integrity_monitor: bool,
+    /// `[integrity] schedule`.
+    pub integrity_schedule: Duration,
 }
+
+/// Default `[integrity] schedule`.
+pub const DEFAULT_INTEGRITY_SCHEDULE: Duration = Duration::from_secs(86_400);
 
 impl Settings {
     /// Reads `[daemon]` from a resolved policy; `interval` overrides `daemon.interval`.
@@ -62,13 +75,19 @@ impl Settings {
                 .and_then(parse_duration)
                 .unwrap_or(default)
         };
+        let flag = |path: &str| {
+            policy
+                .setting(path)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        };
         Self {
             interval: interval.unwrap_or_else(|| duration("daemon.interval", DEFAULT_INTERVAL)),
             update_interval: duration("daemon.update-interval", DEFAULT_UPDATE_INTERVAL),
-            enforce: policy
-                .setting("daemon.enforce")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
+            enforce: flag("daemon.enforce"),
+            logins_monitor: flag("logins.monitor"),
+            integrity_monitor: flag("integrity.monitor"),
+            integrity_schedule: duration("integrity.schedule", DEFAULT_INTEGRITY_SCHEDULE),
         }
     }
 }
@@ -121,6 +140,9 @@ pub struct Config {
     /// `--root` directory, or a live namespace whose files go under `--persist-root`, optionally
     /// limited to some domains (`--only`).
     pub apply: crate::apply::Options,
+    /// Where the daemon keeps its state: `/var/lib/hardenctl`, or that directory inside `--root`
+    /// or `--persist-root`.
+    pub state_dir: PathBuf,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (or after one round with `once`). Fails before READY=1
@@ -140,7 +162,7 @@ pub fn run(config: &Config) -> Result<(), String> {
     let (events_tx, events) = mpsc::sync_channel(EVENT_CAPACITY);
     let watch = signals::watch(events_tx).map_err(|e| format!("cannot watch signals: {e}"))?;
 
-    let mut scheduled: Vec<(Box<dyn Job>, Instant)> = jobs::for_policy(&settings)
+    let mut scheduled: Vec<(Box<dyn Job>, Instant)> = jobs::all()
         .into_iter()
         .map(|j| (j, Instant::now()))
         .collect();
@@ -150,10 +172,12 @@ pub fn run(config: &Config) -> Result<(), String> {
     let mut status = format!("level {}: first verification running", policy.level);
     notifier.ready(&status);
 
+    let mut first_round = true;
     loop {
-        // Run what is due, pinging the watchdog between jobs.
+        // Run what is due, pinging the watchdog between jobs. With --once, after the first round
+        // only jobs with work in flight run, until they have none.
         for (job, due) in &mut scheduled {
-            if *due > Instant::now() {
+            if *due > Instant::now() || (config.once && !first_round && !job.busy()) {
                 continue;
             }
             let cx = Context {
@@ -161,18 +185,27 @@ pub fn run(config: &Config) -> Result<(), String> {
                 view: view.as_ref(),
                 settings: &settings,
                 apply: &config.apply,
+                target_root: config.root.as_deref(),
+                state_dir: &config.state_dir,
                 now: jiff::Timestamp::now(),
             };
             let line = job.run(&cx);
             *due = Instant::now() + job.interval(&settings);
-            status = format!("{}: {line}", job.name());
-            notifier.status(&status);
-            if ping_every.is_some() {
+            if let Some(line) = line {
+                status = format!("{}: {line}", job.name());
+                notifier.status(&status);
+            }
+            // A ping when one is due: a long job may have used up the margin; frequent quick
+            // jobs (the login monitor's poll) need none.
+            if let Some(every) = ping_every
+                && Instant::now() >= next_ping
+            {
                 notifier.watchdog();
-                next_ping = Instant::now() + ping_every.unwrap_or_default();
+                next_ping = Instant::now() + every;
             }
         }
-        if config.once {
+        first_round = false;
+        if config.once && !scheduled.iter().any(|(job, _)| job.busy()) {
             break;
         }
 
@@ -192,10 +225,10 @@ pub fn run(config: &Config) -> Result<(), String> {
                     settings = Settings::of(&policy, config.interval);
                     log_policy("reloaded", &policy, &settings, view.as_ref());
                     // The new policy is verified at once.
-                    scheduled = jobs::for_policy(&settings)
-                        .into_iter()
-                        .map(|j| (j, Instant::now()))
-                        .collect();
+                    for (job, due) in &mut scheduled {
+                        job.reload();
+                        *due = Instant::now();
+                    }
                 }
                 Err(problems) => {
                     let problems = problems.replace('\n', "; ");
@@ -221,6 +254,9 @@ pub fn run(config: &Config) -> Result<(), String> {
             notifier.watchdog();
             next_ping = Instant::now() + ping_every.unwrap_or_default();
         }
+    }
+    for (job, _) in &mut scheduled {
+        job.finish();
     }
     // The receiver goes first, so a signal thread blocked on a full channel wakes and ends.
     drop(events);

@@ -104,6 +104,11 @@ pub struct JournalFollower {
     cursor: Option<String>,
     /// After journalctl failed or ended: not before this is it started again.
     retry_at: Option<Instant>,
+    /// The last failure reported; the same one again (a journal that stays broken, no
+    /// journalctl at all) is not reported at every retry.
+    last_error: Option<String>,
+    /// [`JOURNAL_RETRY`]; shorter in tests.
+    retry: Duration,
     /// Seconds since the epoch when the follower was made: where journalctl starts when there is
     /// no cursor yet.
     since: u64,
@@ -121,6 +126,8 @@ impl JournalFollower {
             lines: None,
             cursor,
             retry_at: None,
+            last_error: None,
+            retry: JOURNAL_RETRY,
             since: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -156,14 +163,31 @@ impl JournalFollower {
     }
 
     /// Appends up to `limit` bytes of whole lines to `out`; (re)starts journalctl as needed,
-    /// from the last cursor handed out.
+    /// from the last cursor handed out. A failure is returned once, not again while it repeats.
     pub fn read(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+        let start = out.len();
+        match self.read_inner(out, limit) {
+            Err(e) if self.last_error.as_deref() == Some(e.to_string().as_str()) => Ok(()),
+            Err(e) => {
+                self.last_error = Some(e.to_string());
+                Err(e)
+            }
+            Ok(()) => {
+                if out.len() > start {
+                    self.last_error = None;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn read_inner(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
         if self.lines.is_none() {
             if self.retry_at.is_some_and(|t| Instant::now() < t) {
                 return Ok(());
             }
             if let Err(e) = self.spawn() {
-                self.retry_at = Some(Instant::now() + JOURNAL_RETRY);
+                self.retry_at = Some(Instant::now() + self.retry);
                 return Err(io::Error::new(
                     e.kind(),
                     format!("cannot run journalctl: {e}"),
@@ -185,7 +209,7 @@ impl JournalFollower {
                     // journalctl ended (rotation of its own files never ends it; an error does):
                     // reap it and restart from the cursor at the next poll.
                     let status = self.stop();
-                    self.retry_at = Some(Instant::now() + JOURNAL_RETRY);
+                    self.retry_at = Some(Instant::now() + self.retry);
                     if let Some(at) = last {
                         self.cursor =
                             journal_cursor(&out[at..out.len() - 1]).or(self.cursor.take());
@@ -247,6 +271,27 @@ pub struct FileFollower {
     /// The remainder of the file the path named before a rotation that happened while the monitor
     /// was stopped (found as `PATH.1`), read before the new file.
     rotated: Option<(File, FilePos)>,
+    /// Why the path could not be followed, once said (said again only when it changes).
+    refused: Option<String>,
+}
+
+/// Opens a log file without blocking and only if it is a regular file: a FIFO or a device at a
+/// log path would otherwise stall the monitor (opening a FIFO waits for a writer) or feed it
+/// without end.
+fn open_log(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = File::options()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
 }
 
 /// Longest line kept while waiting for its newline; a longer one is cut (the scanner sees its
@@ -267,8 +312,9 @@ impl FileFollower {
             },
             partial: Vec::new(),
             rotated: None,
+            refused: None,
         };
-        let Ok(file) = File::open(&f.path) else {
+        let Ok(file) = open_log(&f.path) else {
             return f;
         };
         let Ok(meta) = file.metadata() else { return f };
@@ -281,7 +327,7 @@ impl FileFollower {
             Some(s) => {
                 // Rotated while stopped: finish the old file first if it is still beside us.
                 let old = rotated_name(&f.path);
-                if let Ok(old_file) = File::open(&old)
+                if let Ok(old_file) = open_log(&old)
                     && let Ok(m) = old_file.metadata()
                     && m.dev() == s.dev
                     && m.ino() == s.inode
@@ -334,7 +380,20 @@ impl FileFollower {
         if self.file.is_none() {
             self.reopen(0);
             if self.file.is_none() {
-                return Ok(());
+                // A missing file is waited for quietly (it may be created later); anything else
+                // that keeps the path from being followed is said once.
+                return match open_log(&self.path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        let why = format!("{}: cannot follow: {e}", self.path.display());
+                        if self.refused.as_ref() == Some(&why) {
+                            Ok(())
+                        } else {
+                            self.refused = Some(why.clone());
+                            Err(io::Error::new(e.kind(), why))
+                        }
+                    }
+                    _ => Ok(()),
+                };
             }
         }
         // Read, check for rotation or truncation, read the new file: a few rounds at most.
@@ -375,9 +434,10 @@ impl FileFollower {
     fn reopen(&mut self, offset: u64) {
         self.file = None;
         self.partial.clear();
-        if let Ok(file) = File::open(&self.path)
+        if let Ok(file) = open_log(&self.path)
             && let Ok(m) = file.metadata()
         {
+            self.refused = None;
             self.pos = FilePos {
                 dev: m.dev(),
                 inode: m.ino(),
@@ -458,6 +518,30 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// A FIFO at the log path neither blocks the monitor (opening one waits for a writer) nor is
+    /// read; it is reported once, and a regular file put there later is followed.
+    #[test]
+    fn a_fifo_is_refused_once_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.log");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let mut f = FileFollower::new(path.clone(), None);
+        let mut out = Vec::new();
+        let e = f.read(&mut out, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        assert!(f.read(&mut out, 1 << 20).is_ok(), "said twice");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "Failed password\n").unwrap();
+        assert_eq!(read_all(&mut f), "Failed password\n");
+    }
+
     #[test]
     fn follows_appends_rotation_and_truncation() {
         let dir = tempfile::tempdir().unwrap();
@@ -501,6 +585,31 @@ mod tests {
         let mut h = FileFollower::new(path.clone(), Some(pos));
         assert_eq!(read_all(&mut h), "rest of old\nfirst of new\n");
         let _ = saved;
+    }
+
+    /// A journal that stays broken is reported once, not at every retry; a journal that works
+    /// again clears that, so a later failure is reported.
+    #[test]
+    fn a_failing_journal_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where journalctl wants a directory of journal files: it fails at once.
+        let not_a_dir = dir.path().join("journal");
+        std::fs::write(&not_a_dir, "x").unwrap();
+        let mut j = JournalFollower::new(Some(not_a_dir), None);
+        j.retry = Duration::ZERO;
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        // journalctl is started again at every read (no pause): it fails many times in 3 s.
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end && errors.len() < 2 {
+            if let Err(e) = j.read(&mut out, 1 << 20) {
+                errors.push(e.to_string());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("journalctl ended"), "{errors:?}");
+        assert!(j.last_error.is_some());
     }
 
     #[test]

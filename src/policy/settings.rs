@@ -59,6 +59,24 @@ pub const SETTINGS: &[Setting] = &[
         doc: "Networks that are never banned (loopback is always allowed).",
     },
     Setting {
+        table: "logins",
+        name: "monitor",
+        ty: ValueType::Bool,
+        doc: "The daemon follows the login logs and bans offenders through nftables (live hosts only).",
+    },
+    Setting {
+        table: "logins",
+        name: "journal",
+        ty: ValueType::Bool,
+        doc: "The monitor follows the systemd journal (sshd, sshd-session, dropbear, login, su); resumed after its saved cursor.",
+    },
+    Setting {
+        table: "logins",
+        name: "files",
+        ty: ValueType::PathList,
+        doc: "Log files the monitor also follows (e.g. /var/log/auth.log where there is no journal), through rotation and truncation.",
+    },
+    Setting {
         table: "firewall",
         name: "allow-from",
         ty: ValueType::NetList,
@@ -99,6 +117,12 @@ pub const SETTINGS: &[Setting] = &[
         name: "attributes",
         ty: ValueType::WordList(crate::integrity::ATTRIBUTE_NAMES),
         doc: "Attributes compared by `integrity check`: type, mode, owner, group, size, content (sha256), target (of a symlink), capabilities (security.capability), entries (of a directory).",
+    },
+    Setting {
+        table: "integrity",
+        name: "monitor",
+        ty: ValueType::Bool,
+        doc: "The daemon checks the files against the baseline every `schedule` (making the baseline on its first run when there is none) and watches `watch` in real time.",
     },
     Setting {
         table: "integrity",

@@ -49,6 +49,23 @@ impl RootView {
         }
     }
 
+    /// The host path of `path` (absolute, of the system) inside `root`, for files hardenctl writes
+    /// there with ordinary path calls (a baseline, the daemon's state): refused when a component
+    /// that exists is a symlink, which could point anywhere on this host.
+    pub fn host_path(root: &Path, path: &str) -> Result<PathBuf, String> {
+        let mut at = root.to_path_buf();
+        for part in Path::new(path.trim_start_matches('/')).components() {
+            at.push(part);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(format!(
+                    "{}: a symlink inside the root, refused as a place to write",
+                    at.display()
+                ));
+            }
+        }
+        Ok(at)
+    }
+
     /// The host path of the root.
     pub fn root(&self) -> &Path {
         &self.root
