@@ -1011,8 +1011,13 @@ impl Shared {
                 "vm {}: the shared machine did not boot (see the first scenario's failure)",
                 self.name
             );
+            // Packaging (a release build after a code change) runs while the machine boots.
+            let opts = (self.opts)();
+            if opts.install_hardenctl {
+                std::thread::spawn(hardenctl_deb);
+            }
             let image = Image::debian();
-            *guard = Some(Machine::start(self.name, &image, (self.opts)()));
+            *guard = Some(Machine::start(self.name, &image, opts));
             self.boot_failed.store(false, Ordering::SeqCst);
         }
         /// Counts the scenario as done even when it panics, and stops the machine after the
