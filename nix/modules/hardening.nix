@@ -66,7 +66,8 @@ let
     ProtectControlGroups = true;
     ProtectClock = true;
     ProtectHostname = true;
-    RestrictSUIDSGID = true;
+    # No RestrictSUIDSGID: systemd enforces it by failing every openat2() with ENOSYS, and every
+    # read hardenctl makes is an openat2(RESOLVE_IN_ROOT) (packaging/hardenctl.service says more).
     RestrictRealtime = true;
     RestrictNamespaces = true;
     LockPersonality = true;

@@ -3,15 +3,22 @@
 # a developer's NixOS machine or the GitHub Actions workflow (.github/workflows/nixos-images.yml).
 #
 # The scenarios are those of the Debian VM suite that runs without Nix, under QEMU, in the
-# project's own test suite (issue "VM tests"): keep the two in step. What each checks:
-#   basic-services      sshd, nix, user management, hardenctl.service active (Type=notify ready)
+# project's own test suite (tests/vm_basic.rs, tests/vm_hardening.rs; issue "VM tests"): keep the
+# two in step. A Debian scenario is a `subtest` here, under the same name (docs/vm-tests.md has
+# the table). What each test checks:
+#   basic-services      sshd, nix, user management; subtests `basic` (hardenctl.service active
+#                       after READY=1, watchdog armed, status text, journal fields) and `reload`
+#                       (a broken policy keeps the agent running on the old one, and it says why)
 #   docker-services     the Docker daemon and a container run
 #   dev-tools           git, editors, Python, utilities, the ROS 2 environment and colcon
-#   security-hardening  at level standard: running sysctls, the kernel command line, `sshd -T`,
-#                       the nftables ruleset and the audit rules match the policy;
-#                       `hardenctl audit --level standard` exits 0; a password SSH login is refused
-#   network             two nodes: connectivity, only the level's ports open, repeated failed
-#                       SSH logins get the client banned by hardenctl
+#   security-hardening  at level standard, subtest `security_hardening`: running sysctls, the
+#                       kernel command line, `sshd -T`, the nftables ruleset and the audit rules
+#                       match the policy; `hardenctl audit --level standard` exits 0; a password
+#                       SSH login is refused. Subtest `drift` (enforce = true: a sysctl changed by
+#                       hand is put back within the interval, OUTCOME=repaired in the journal) and
+#                       `reboot` (everything above again after a reboot)
+#   network             two nodes: connectivity, only the level's ports open; subtest `bans`:
+#                       repeated failed SSH logins get the client banned by hardenctl
 #
 # `pkgs` must have the flake's overlay (pkgs.hardenctl) and nix-ros-overlay's: node pkgs are
 # read-only in runNixOSTest, so the nodes cannot add overlays themselves.
@@ -71,15 +78,28 @@ in
           machine.succeed("id dev")
           machine.succeed("useradd -m tmpuser && id tmpuser && userdel -r tmpuser")
           machine.fail("id tmpuser")
-      with subtest("hardenctl agent"):
+      with subtest("basic"):
           # Type=notify: active only once the daemon said READY=1.
           machine.wait_for_unit("hardenctl.service")
           machine.succeed("systemctl show -p WatchdogUSec hardenctl.service | grep -v '=0$'")
+          machine.succeed("systemctl show -p NRestarts --value hardenctl.service | grep -qx 0")
+          machine.wait_until_succeeds("systemctl show -p StatusText --value hardenctl.service | grep -Eq '^(verify|updates): level standard'", timeout=300)
           machine.succeed("test -f /etc/hardenctl/policy.toml")
           machine.succeed("grep -q 'extends = \"standard\"' /etc/hardenctl/policy.toml")
+          machine.succeed("journalctl -o json _SYSTEMD_UNIT=hardenctl.service | grep CHECK_ID | grep SEVERITY | grep -q OUTCOME")
+      with subtest("reload"):
+          pid = machine.succeed("systemctl show -p MainPID --value hardenctl.service").strip()
+          # /etc/hardenctl/policy.toml links into the store: a file takes its place for the test.
+          machine.succeed("cp --remove-destination \"$(readlink -f /etc/hardenctl/policy.toml)\" /etc/hardenctl/policy.toml.orig")
+          machine.succeed("rm /etc/hardenctl/policy.toml && printf 'extends = \"minimal\"\\n[daemon]\\ninterval-typo = \"1m\"\\n' > /etc/hardenctl/policy.toml")
           machine.succeed("systemctl reload hardenctl.service")
+          machine.wait_until_succeeds("journalctl -o cat _SYSTEMD_UNIT=hardenctl.service EVENT=reload-failed | grep -q 'keeping level standard.*policy.toml:3:1'", timeout=60)
+          machine.succeed("systemctl is-active hardenctl.service")
+          assert machine.succeed("systemctl show -p MainPID --value hardenctl.service").strip() == pid
+          machine.succeed("mv -f /etc/hardenctl/policy.toml.orig /etc/hardenctl/policy.toml")
+          machine.succeed("systemctl reload hardenctl.service")
+          machine.wait_until_succeeds("journalctl -o cat _SYSTEMD_UNIT=hardenctl.service EVENT=reloaded | grep -q .", timeout=60)
           machine.wait_for_unit("hardenctl.service")
-          machine.succeed("journalctl -u hardenctl.service -o json | grep -q CHECK_ID")
     '';
   };
 
@@ -126,7 +146,15 @@ in
   };
 
   security-hardening = test "security-hardening" {
-    nodes.server = hardened "standard";
+    nodes.server = { ... }: {
+      imports = [ (hardened "standard") ];
+      # The `drift` subtest: the agent repairs what it finds, every 20 s.
+      security.hardening.sitePolicy = ''
+        [daemon]
+        enforce = true
+        interval = "20s"
+      '';
+    };
     nodes.client = client;
     testScript = ''
       import json
@@ -172,6 +200,25 @@ in
           client.succeed("cp ${testKeys}/id_ed25519 /root/key && chmod 600 /root/key")
           client.succeed("ssh ${sshOpts} -i /root/key dev@server true")
           client.fail("sshpass -p 'correct horse battery staple' ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PreferredAuthentications=password,keyboard-interactive -o PubkeyAuthentication=no -o ConnectTimeout=5 dev@server true")
+
+      with subtest("drift"):
+          server.succeed("sysctl -qw kernel.kptr_restrict=0 net.ipv4.conf.all.accept_redirects=1")
+          server.wait_until_succeeds("test $(sysctl -n kernel.kptr_restrict) = 2 && test $(sysctl -n net.ipv4.conf.all.accept_redirects) = 0", timeout=80)
+          server.succeed("journalctl -o json _SYSTEMD_UNIT=hardenctl.service CHECK_ID=sysctl.kernel.kptr_restrict OUTCOME=repaired | grep -q .")
+
+      with subtest("reboot"):
+          server.shutdown()
+          server.start()
+          server.wait_for_unit("multi-user.target")
+          server.wait_for_unit("hardenctl.service")
+          for key, want in sysctls.items():
+              got = server.succeed(f"sysctl -n {key}").strip()
+              assert got == str(want), f"after reboot {key}: {got} != {want}"
+          effective = server.succeed("sshd -T -f /etc/ssh/sshd_config").splitlines()
+          for line in sshd_lines:
+              assert line in effective, f"after reboot sshd -T lacks: {line}"
+          assert "policy drop" in server.succeed("nft list ruleset")
+          server.succeed("hardenctl audit --level standard")
     '';
   };
 
@@ -199,7 +246,7 @@ in
           server.succeed("nc -z -w5 127.0.0.1 8080")
           client.fail("nc -z -w5 server 8080")
 
-      with subtest("repeated failed logins are banned"):
+      with subtest("bans"):
           # Keys the server does not know: each attempt is a failed authentication.
           client.succeed("ssh-keygen -q -t ed25519 -N ''' -f /root/wrong")
           for _ in range(12):

@@ -7,13 +7,14 @@
 #   root/          the configured root tree (what `hardenctl audit --root` reads before boot)
 #   root.img       that tree packed by `mkfs.ext4 -d` (raw ext4, no partition table: root=/dev/vda)
 #   vmlinuz, initrd.img   the kernel and initramfs of the root's linux-image-amd64
-#   id_ed25519{,.pub}     the key pair root's authorized_keys trusts (made here, per image)
+#   id_ed25519{,.pub}     the key pair admin's authorized_keys trusts (made here, per image)
 #   packages.txt   dpkg -l of the root, for the record
 #
 # The harness hashes this file together with the mirror and caches OUT_DIR under
 # .test-deps/vm/<hash>/: any edit here rebuilds the image. hardenctl itself is not in the image:
-# the harness installs the current build into each booted machine (Machine::install_hardenctl),
-# so a code change never reruns debootstrap. Run as root (debootstrap, chroot, file owners).
+# the harness installs the current tree's .deb (cargo-deb) into each booted machine with dpkg -i
+# (Machine::install_hardenctl), so a code change never reruns debootstrap. Run as root
+# (debootstrap, chroot, file owners).
 set -euo pipefail
 
 out=$1
@@ -21,10 +22,15 @@ mirror=$2
 suite=bookworm
 
 # Kept small: a kernel, systemd as PID 1 with udev and networkd, sshd, and the tools the checks
-# read or the scenarios drive (nft, ip, sysctl from procps, kmod for modprobe -n).
+# read or the scenarios drive (nft, ip, sysctl from procps, kmod for modprobe -n). Three more make
+# it the server the standard level is written for: auditd (the level's audit checks and rules),
+# sudo (root logins over SSH are what the level forbids, so the harness logs in as `admin` and
+# becomes root with sudo) and netbase (/etc/protocols, which nft needs to resolve `icmp` in a
+# JSON ruleset; every Debian install but minbase has it).
 packages=(
   linux-image-amd64 systemd systemd-sysv udev dbus
   openssh-server nftables iproute2 procps kmod
+  auditd sudo netbase
 )
 
 root=$out/root
@@ -51,10 +57,18 @@ systemctl --root="$root" mask systemd-networkd-wait-online.service
 
 # A serial getty on ttyS0 comes from console=ttyS0 on the kernel command line (systemd's
 # getty generator); root has no password, so the serial console is for reading the boot only.
-# The one way in is SSH with the per-image key.
+# The one way in is SSH as `admin` with the per-image key, then `sudo` (no password; SSH_CONNECTION
+# kept, so hardenctl apply's lockout guard sees the session it must not cut). admin also has a
+# password, which the security-hardening scenario uses to see password logins refused.
 ssh-keygen -q -t ed25519 -N "" -C hardenctl-vm-test -f "$out/id_ed25519"
-install -d -m 0700 "$root/root/.ssh"
-install -m 0600 "$out/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
+chroot "$root" useradd --create-home --uid 1000 --shell /bin/bash admin
+echo 'admin:correct horse battery staple' | chroot "$root" chpasswd
+install -d -m 0700 -o 1000 -g 1000 "$root/home/admin/.ssh"
+install -m 0600 -o 1000 -g 1000 "$out/id_ed25519.pub" "$root/home/admin/.ssh/authorized_keys"
+printf 'admin ALL=(ALL:ALL) NOPASSWD: ALL\nDefaults:admin env_keep += "SSH_CONNECTION SSH_CLIENT"\n' \
+  >"$root/etc/sudoers.d/admin"
+chmod 0440 "$root/etc/sudoers.d/admin"
+chroot "$root" visudo -c -q
 
 # Fewer units competing for the single TCG CPU at boot.
 systemctl --root="$root" mask apt-daily.timer apt-daily-upgrade.timer 2>/dev/null || true
