@@ -45,6 +45,12 @@ enum Entry {
     Firewall {
         previous: Option<serde_json::Value>,
     },
+    /// A command that makes written files take effect (the sshd reload). An undo runs it again
+    /// once the files are restored, or the running service would keep the settings undone.
+    Ran {
+        program: String,
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -199,6 +205,11 @@ fn carry_out(
         }
         Action::SshdTest => super::sshd::test(store)?,
         Action::Run { program, args } => {
+            j.entries.push(Entry::Ran {
+                program: program.clone(),
+                args: args.clone(),
+            });
+            save(store, j)?;
             let out = std::process::Command::new(program).args(args).output();
             let _ = opts;
             return Ok(match out {
@@ -236,6 +247,22 @@ fn undo(store: &Store, j: &Journal) -> Vec<String> {
         };
         if let Err(e) = r {
             failed.push(e);
+        }
+    }
+    // After every file is back, so the service reads the restored ones.
+    if j.live {
+        for e in &j.entries {
+            if let Entry::Ran { program, args } = e {
+                match std::process::Command::new(program).args(args).output() {
+                    Ok(o) if o.status.success() => {}
+                    Ok(o) => failed.push(format!(
+                        "{program} {}: {}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    )),
+                    Err(e) => failed.push(format!("{program}: cannot run: {e}")),
+                }
+            }
         }
     }
     failed
@@ -296,6 +323,10 @@ pub fn rollback(root: &Path, live: bool) -> Result<Vec<String>, String> {
             Entry::Firewall { .. } => {
                 "running firewall left as is (not a live rollback)".to_owned()
             }
+            Entry::Ran { program, args } if j.live => {
+                format!("ran {program} {} again", args.join(" "))
+            }
+            Entry::Ran { program, .. } => format!("{program} not run (not a live rollback)"),
         })
         .collect();
     let failed = undo(&store, &j);
@@ -307,4 +338,61 @@ pub fn rollback(root: &Path, live: bool) -> Result<Vec<String>, String> {
         .map_err(|e| e.to_string())?;
     store.remove(&path).map_err(|e| e.to_string())?;
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An undo restores the files first and then runs the reload again, so the service reads the
+    /// restored configuration (a failed apply or a rollback used to leave sshd on the undone one).
+    #[test]
+    fn an_undo_reruns_the_reload_after_restoring_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write("/backup/0", b"PermitRootLogin yes\n", PRIVATE)
+            .unwrap();
+        store
+            .write(
+                "/etc/ssh/sshd_config",
+                b"PermitRootLogin no\n",
+                Meta::CONFIG,
+            )
+            .unwrap();
+        let seen = dir.path().join("seen-by-reload");
+        let j = Journal {
+            version: 1,
+            started: String::new(),
+            live: true,
+            entries: vec![
+                Entry::File {
+                    path: "/etc/ssh/sshd_config".into(),
+                    backup: Some("/backup/0".into()),
+                    meta: Some(Meta::CONFIG),
+                },
+                Entry::Ran {
+                    program: "sh".into(),
+                    args: vec![
+                        "-c".into(),
+                        format!(
+                            "cat {} > {}",
+                            dir.path().join("etc/ssh/sshd_config").display(),
+                            seen.display()
+                        ),
+                    ],
+                },
+            ],
+        };
+        assert!(undo(&store, &j).is_empty());
+        assert_eq!(
+            std::fs::read_to_string(&seen).unwrap(),
+            "PermitRootLogin yes\n"
+        );
+        // Not live (a --root rollback): nothing is run.
+        std::fs::remove_file(&seen).unwrap();
+        let j = Journal { live: false, ..j };
+        assert!(undo(&store, &j).is_empty());
+        assert!(!seen.exists());
+    }
 }
