@@ -461,6 +461,9 @@ fn reboot() {
     MACHINE.run("reboot", |m| {
         // Enforce off: only what apply persisted can bring the settings back.
         harden(m);
+        // A ban made before the reboot (kept in the state file) is in force again after it: the
+        // daemon's login monitor re-adds the running bans when it starts.
+        m.succeed("hardenctl bans add 192.0.2.99 --time 1h");
         m.reboot(Duration::from_secs(600));
         m.wait_for_unit("multi-user.target", Duration::from_secs(300));
         m.wait_for_unit("nftables.service", Duration::from_secs(60));
@@ -471,6 +474,10 @@ fn reboot() {
         check_sshd(m);
         check_nft(m);
         check_audit(m);
+        m.wait_until_succeeds(
+            "nft list set inet hardenctl ban_v4 | grep -q 192.0.2.99",
+            Duration::from_secs(120),
+        );
         // No repair happened at boot: the daemon did not enforce anything.
         assert!(
             m.journal_json("-b _SYSTEMD_UNIT=hardenctl.service OUTCOME=repaired")

@@ -207,10 +207,13 @@ in
           server.succeed("journalctl -o json _SYSTEMD_UNIT=hardenctl.service CHECK_ID=sysctl.kernel.kptr_restrict OUTCOME=repaired | grep -q .")
 
       with subtest("reboot"):
+          # A ban made before the reboot is re-added by the daemon's login monitor after it.
+          server.succeed("hardenctl bans add 192.0.2.99 --time 1h")
           server.shutdown()
           server.start()
           server.wait_for_unit("multi-user.target")
           server.wait_for_unit("hardenctl.service")
+          server.wait_until_succeeds("nft list set inet hardenctl ban_v4 | grep -q 192.0.2.99", timeout=120)
           for key, want in sysctls.items():
               got = server.succeed(f"sysctl -n {key}").strip()
               assert got == str(want), f"after reboot {key}: {got} != {want}"
