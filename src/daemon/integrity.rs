@@ -110,9 +110,7 @@ impl Integrity {
                     "no baseline was there: made {} ({} entries, {}); later checks compare with it",
                     made.baseline, made.entries, made.digest
                 );
-                for p in &made.problems {
-                    log::warn!(job = "integrity", event = "integrity-problem", path = p.path.as_str(); "{}: {}", p.path, p.problem);
-                }
+                log_problems(&made.problems);
                 format!("baseline made: {} entries, {}", made.entries, made.digest)
             }
             Outcome::Checked(report) => {
@@ -136,9 +134,7 @@ impl Integrity {
                         if attributes.is_empty() { String::new() } else { format!(": {attributes}") }
                     );
                 }
-                for p in &report.problems {
-                    log::warn!(job = "integrity", event = "integrity-problem", path = p.path.as_str(); "{}: {}", p.path, p.problem);
-                }
+                log_problems(&report.problems);
                 let s = &report.summary;
                 let line = format!(
                     "{} entries: {} added, {} removed, {} modified, {} unreadable",
@@ -216,6 +212,16 @@ impl Integrity {
             let at = Instant::now() + SETTLE;
             self.soon = Some(self.soon.map_or(at, |d| d.min(at)));
         }
+    }
+}
+
+/// Files that could not be verified (unreadable, changed while hashed), one record each.
+fn log_problems(problems: &[integrity::Problem]) {
+    for p in problems {
+        log::warn!(
+            job = "integrity", event = "integrity-problem", path = p.path.as_str();
+            "{}: {}", p.path, p.problem
+        );
     }
 }
 
